@@ -1,0 +1,45 @@
+package io.cmtstream.answer;
+
+import io.cmtstream.avro.Answer;
+import io.cmtstream.compress.ModelAsyncFunction;
+import io.cmtstream.model.ModelRuntime;
+import io.cmtstream.model.ModelSpec;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+
+import java.util.concurrent.CompletableFuture;
+
+/** Flink adapter: retrieved contexts in, Answers out, through the shared model runtime. */
+public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
+    private transient Reader reader;
+    private transient Histogram answerLatencyMillis;
+
+    public ReadAnswers(ModelSpec spec) {
+        super(spec);
+    }
+
+    @Override
+    protected void opened(ModelRuntime runtime) {
+        reader = new Reader(runtime.info(), runtime::answer);
+        answerLatencyMillis = getRuntimeContext().getMetricGroup()
+                .histogram("answerLatencyMs", new DescriptiveStatisticsHistogram(1000));
+    }
+
+    @Override
+    protected String metricPrefix() {
+        return "read";
+    }
+
+    @Override
+    protected CompletableFuture<Answer> call(RetrievedContext context) {
+        return reader.read(context).thenApply(answer -> {
+            answerLatencyMillis.update(answer.getAnsweredAt().toEpochMilli() - answer.getAskedAt().toEpochMilli());
+            return answer;
+        });
+    }
+
+    @Override
+    protected String describe(RetrievedContext context) {
+        return "query " + context.query.tenant + "/" + context.query.queryId;
+    }
+}

@@ -1,0 +1,190 @@
+package io.cmtstream.app;
+
+import io.cmtstream.answer.MergeShardHits;
+import io.cmtstream.answer.ReadAnswers;
+import io.cmtstream.answer.RetrievedContext;
+import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.DeadLetter;
+import io.cmtstream.avro.Document;
+import io.cmtstream.avro.Query;
+import io.cmtstream.compress.CompressDocuments;
+import io.cmtstream.compress.CompressedDocument;
+import io.cmtstream.compress.EncodeQueries;
+import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.ingest.DocumentValidator;
+import io.cmtstream.ingest.DocumentWatermarks;
+import io.cmtstream.ingest.IngestDeserializer;
+import io.cmtstream.ingest.IngestLimits;
+import io.cmtstream.ingest.Ingested;
+import io.cmtstream.ingest.QueriesHoldNoTime;
+import io.cmtstream.ingest.QueryValidator;
+import io.cmtstream.ingest.SplitDeadLetters;
+import io.cmtstream.memory.MemoryShardFunction;
+import io.cmtstream.memory.QueryFanOut;
+import io.cmtstream.memory.ShardAssigner;
+import io.cmtstream.memory.ShardHits;
+import io.cmtstream.memory.ShardQuery;
+import io.cmtstream.model.ModelSpec;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.api.common.typeinfo.TypeHint;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.contrib.streaming.state.EmbeddedRocksDBStateBackend;
+import org.apache.flink.formats.avro.AvroSerializationSchema;
+import org.apache.flink.streaming.api.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.clients.producer.ProducerConfig;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+
+import static io.cmtstream.app.CmtStreamOptions.*;
+
+/**
+ * Wires the CMT data flow of DESIGN.md section 2 onto a Flink environment:
+ * <pre>
+ * documents -> validate (-> dead letters) -> compress -> keyBy(tenant, shard) --\
+ *                                                                               MemoryShardFunction (RocksDB)
+ * queries -> validate (-> dead letters) -> encode -> fan out to shards ----------/        |
+ *                  \-> keyBy(query) ------------------------------------- merge top-k <--/
+ *                                                                            -> aggregate + read -> answers
+ * </pre>
+ * Every stateful operator has a stable uid so savepoints survive changes to the job.
+ */
+public final class CmtStreamJob {
+    private CmtStreamJob() {}
+
+    /** Adds the whole job to {@code env}. */
+    public static void build(StreamExecutionEnvironment env, Configuration conf) {
+        ModelSpec model = new ModelSpec(conf.get(MODEL_DIR), conf.get(MODEL_BATCH_SIZE),
+                conf.get(MODEL_BATCH_DELAY).toMillis(), conf.get(MODEL_DEVICE));
+        IngestLimits limits = new IngestLimits(conf.get(MAX_DOCUMENT_CHARS), conf.get(MAX_QUESTION_CHARS),
+                conf.get(MAX_TOP_K));
+        int shards = conf.get(SHARDS);
+        ShardAssigner shardAssigner = new ShardAssigner(shards);
+        long modelTimeout = conf.get(MODEL_TIMEOUT).toMillis();
+        int inFlight = conf.get(MODEL_IN_FLIGHT);
+
+        env.setStateBackend(new EmbeddedRocksDBStateBackend(true));
+        env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
+
+        long outOfOrderness = conf.get(OUT_OF_ORDERNESS).toMillis();
+        long idleTimeout = conf.get(IDLE_TIMEOUT).toMillis();
+        WatermarkStrategy<Ingested<Document>> documentTime = WatermarkStrategy
+                .<Ingested<Document>>forGenerator(ctx ->
+                        new DocumentWatermarks<>(outOfOrderness, idleTimeout, System::currentTimeMillis))
+                .withTimestampAssigner((in, kafkaTime) -> in.eventTime);
+        WatermarkStrategy<Ingested<Query>> queryTime = WatermarkStrategy
+                .<Ingested<Query>>forGenerator(ctx -> new QueriesHoldNoTime<>())
+                .withTimestampAssigner((in, kafkaTime) -> in.eventTime);
+
+        SingleOutputStreamOperator<Document> documents = env
+                .fromSource(source(conf, conf.get(DOCUMENTS_TOPIC), new IngestDeserializer<>(Document.class,
+                        new DocumentValidator(limits), d -> d.getPublishedAt().toEpochMilli(),
+                        TypeInformation.of(new TypeHint<Ingested<Document>>() {}))), documentTime, "documents")
+                .uid("documents-source")
+                .process(new SplitDeadLetters<Document>()).returns(Document.class)
+                .uid("documents-validate").name("validate documents");
+
+        SingleOutputStreamOperator<Query> queries = env
+                .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(Query.class,
+                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(),
+                        TypeInformation.of(new TypeHint<Ingested<Query>>() {}))), queryTime, "queries")
+                .uid("queries-source")
+                .process(new SplitDeadLetters<Query>()).returns(Query.class)
+                .uid("queries-validate").name("validate queries");
+
+        documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
+                .union(queries.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
+                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
+                        d -> (d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset()).getBytes(StandardCharsets.UTF_8),
+                        "dead-letters"))
+                .uid("dead-letters-sink").name("dead letters");
+
+        DataStream<CompressedDocument> memories = AsyncDataStream
+                .orderedWait(documents, new CompressDocuments(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
+                .uid("compress").name("compress documents");
+
+        SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
+                .orderedWait(queries, new EncodeQueries(model, conf.get(DEFAULT_TOP_K)), modelTimeout,
+                        TimeUnit.MILLISECONDS, inFlight)
+                .uid("encode-queries").name("encode queries");
+
+        DataStream<ShardQuery> shardQueries = encoded.flatMap(new QueryFanOut(shards))
+                .uid("fan-out").name("fan out to shards");
+
+        DataStream<ShardHits> shardHits = memories
+                .keyBy(d -> shardAssigner.keyOfDocument(d.tenant, d.docId), Types.STRING)
+                .connect(shardQueries.keyBy(q -> shardAssigner.key(q.tenant, q.shard), Types.STRING))
+                .process(new MemoryShardFunction())
+                .uid("memory-bank").name("memory bank (local top-k)");
+
+        DataStream<RetrievedContext> contexts = encoded
+                .keyBy(q -> MergeShardHits.key(q.tenant, q.queryId), Types.STRING)
+                .connect(shardHits.keyBy(h -> MergeShardHits.key(h.tenant, h.queryId), Types.STRING))
+                .process(new MergeShardHits(shards))
+                .uid("merge-top-k").name("merge top-k");
+
+        AsyncDataStream
+                .orderedWait(contexts, new ReadAnswers(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
+                .uid("read").name("aggregate and read")
+                .sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
+                        a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), "answers"))
+                .uid("answers-sink").name("answers");
+    }
+
+    private static <T> KafkaSource<Ingested<T>> source(Configuration conf, String topic,
+                                                        IngestDeserializer<?> deserializer) {
+        @SuppressWarnings("unchecked")
+        IngestDeserializer<org.apache.avro.specific.SpecificRecord> typed =
+                (IngestDeserializer<org.apache.avro.specific.SpecificRecord>) deserializer;
+        OffsetsInitializer offsets = switch (conf.get(STARTING_OFFSETS)) {
+            case EARLIEST -> OffsetsInitializer.earliest();
+            case LATEST -> OffsetsInitializer.latest();
+            case COMMITTED -> OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
+        };
+        @SuppressWarnings({"unchecked", "rawtypes"})
+        KafkaSource<Ingested<T>> source = (KafkaSource) KafkaSource.<Ingested<org.apache.avro.specific.SpecificRecord>>builder()
+                .setBootstrapServers(conf.get(BOOTSTRAP_SERVERS))
+                .setTopics(topic)
+                .setGroupId(conf.get(GROUP_ID))
+                .setStartingOffsets(offsets)
+                .setDeserializer(typed)
+                .setProperties(JobConfig.kafkaProperties(conf))
+                .setProperty("partition.discovery.interval.ms", "60000")
+                .build();
+        return source;
+    }
+
+    private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(
+            Configuration conf, String topic, Class<T> type, SerializationSchema<T> key, String name) {
+        Properties props = JobConfig.kafkaProperties(conf);
+        // Flink's default transaction timeout (1 h) is above the broker's default maximum (15 min).
+        props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "900000");
+        DeliveryGuarantee guarantee = conf.get(DELIVERY) == Delivery.EXACTLY_ONCE
+                ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE;
+        return KafkaSink.<T>builder()
+                .setBootstrapServers(conf.get(BOOTSTRAP_SERVERS))
+                .setKafkaProducerConfig(props)
+                .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
+                        .setTopic(topic)
+                        .setKeySerializationSchema(key)
+                        .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type))
+                        .build())
+                .setDeliveryGuarantee(guarantee)
+                .setTransactionalIdPrefix(conf.get(TRANSACTIONAL_ID_PREFIX) + "-" + name)
+                .build();
+    }
+}

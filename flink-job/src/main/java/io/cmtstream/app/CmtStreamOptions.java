@@ -1,0 +1,103 @@
+package io.cmtstream.app;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Every option of the job, with its default and description. The defaults run the embedded mode; the README's
+ * configuration table is checked against this class by a test.
+ */
+public final class CmtStreamOptions {
+    private CmtStreamOptions() {}
+
+    /** Kafka client settings (security.protocol, sasl.*, ssl.*) passed through under this prefix. */
+    public static final String KAFKA_PROPERTIES_PREFIX = "cmt.kafka.properties.";
+
+    public enum StartingOffsets { EARLIEST, LATEST, COMMITTED }
+
+    public enum Delivery { EXACTLY_ONCE, AT_LEAST_ONCE }
+
+    public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("cmt.kafka.bootstrap-servers")
+            .stringType().defaultValue("localhost:9092").withDescription("Kafka bootstrap servers.");
+    public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("cmt.kafka.group-id")
+            .stringType().defaultValue("cmt-stream").withDescription("Consumer group of both sources.");
+    public static final ConfigOption<String> DOCUMENTS_TOPIC = ConfigOptions.key("cmt.kafka.topic.documents")
+            .stringType().defaultValue("documents").withDescription("Topic of Avro Document records.");
+    public static final ConfigOption<String> QUERIES_TOPIC = ConfigOptions.key("cmt.kafka.topic.queries")
+            .stringType().defaultValue("queries").withDescription("Topic of Avro Query records.");
+    public static final ConfigOption<String> ANSWERS_TOPIC = ConfigOptions.key("cmt.kafka.topic.answers")
+            .stringType().defaultValue("answers").withDescription("Topic the Avro Answer records are written to.");
+    public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("cmt.kafka.topic.dead-letters")
+            .stringType().defaultValue("dead-letters").withDescription("Topic of Avro DeadLetter records.");
+    public static final ConfigOption<StartingOffsets> STARTING_OFFSETS = ConfigOptions.key("cmt.kafka.starting-offsets")
+            .enumType(StartingOffsets.class).defaultValue(StartingOffsets.COMMITTED)
+            .withDescription("Where a new consumer group starts: EARLIEST, LATEST, or COMMITTED (earliest when none).");
+
+    public static final ConfigOption<String> MODEL_DIR = ConfigOptions.key("cmt.model.dir")
+            .stringType().defaultValue("models/cmt-bge-small-squad")
+            .withDescription("Model directory (model.json + TorchScript files), see docs/MODEL-CONTRACT.md.");
+    public static final ConfigOption<String> MODEL_DEVICE = ConfigOptions.key("cmt.model.device")
+            .stringType().defaultValue("auto").withDescription("auto (GPU when the task manager has one), cpu or gpu.");
+    public static final ConfigOption<Integer> MODEL_BATCH_SIZE = ConfigOptions.key("cmt.model.batch-size")
+            .intType().defaultValue(32).withDescription("Largest batch the model runtime forms across slots.");
+    public static final ConfigOption<Duration> MODEL_BATCH_DELAY = ConfigOptions.key("cmt.model.batch-delay")
+            .durationType().defaultValue(Duration.ofMillis(5))
+            .withDescription("Longest a request waits for its batch to fill.");
+    public static final ConfigOption<Duration> MODEL_TIMEOUT = ConfigOptions.key("cmt.model.timeout")
+            .durationType().defaultValue(Duration.ofSeconds(120))
+            .withDescription("A model call slower than this fails the task (and the job restarts from checkpoint).");
+    public static final ConfigOption<Integer> MODEL_IN_FLIGHT = ConfigOptions.key("cmt.model.max-in-flight")
+            .intType().defaultValue(64).withDescription("Model calls in flight per operator subtask.");
+
+    public static final ConfigOption<Integer> SHARDS = ConfigOptions.key("cmt.memory.shards")
+            .intType().defaultValue(4)
+            .withDescription("Shards per tenant; fixed for the life of the job's state, like max parallelism.");
+    public static final ConfigOption<Integer> DEFAULT_TOP_K = ConfigOptions.key("cmt.query.default-top-k")
+            .intType().defaultValue(3).withDescription("Memories aggregated when a query gives no topK.");
+    public static final ConfigOption<Integer> MAX_TOP_K = ConfigOptions.key("cmt.query.max-top-k")
+            .intType().defaultValue(64).withDescription("Largest topK a query may ask for; larger ones are dead letters.");
+    public static final ConfigOption<Integer> MAX_DOCUMENT_CHARS = ConfigOptions.key("cmt.ingest.max-document-chars")
+            .intType().defaultValue(100_000).withDescription("Longer documents are dead letters.");
+    public static final ConfigOption<Integer> MAX_QUESTION_CHARS = ConfigOptions.key("cmt.ingest.max-question-chars")
+            .intType().defaultValue(2_000).withDescription("Longer questions are dead letters.");
+
+    public static final ConfigOption<Duration> OUT_OF_ORDERNESS = ConfigOptions.key("cmt.watermark.out-of-orderness")
+            .durationType().defaultValue(Duration.ofMillis(200))
+            .withDescription("How late a document may arrive after one published later and still be seen by queries.");
+    public static final ConfigOption<Duration> IDLE_TIMEOUT = ConfigOptions.key("cmt.watermark.idle-timeout")
+            .durationType().defaultValue(Duration.ofSeconds(1))
+            .withDescription("A quiet documents partition holds queries back at most this long.");
+
+    public static final ConfigOption<Delivery> DELIVERY = ConfigOptions.key("cmt.delivery.guarantee")
+            .enumType(Delivery.class).defaultValue(Delivery.EXACTLY_ONCE)
+            .withDescription("EXACTLY_ONCE (transactional; answers visible at checkpoints) or AT_LEAST_ONCE "
+                    + "(lower latency; deduplicate on queryId).");
+    public static final ConfigOption<String> TRANSACTIONAL_ID_PREFIX = ConfigOptions.key("cmt.delivery.transactional-id-prefix")
+            .stringType().defaultValue("cmt-stream").withDescription("Prefix of the sinks' Kafka transactional ids.");
+    public static final ConfigOption<Duration> CHECKPOINT_INTERVAL = ConfigOptions.key("cmt.checkpoint.interval")
+            .durationType().defaultValue(Duration.ofSeconds(10))
+            .withDescription("Checkpoint interval; with EXACTLY_ONCE also the answer latency floor.");
+    public static final ConfigOption<String> JOB_NAME = ConfigOptions.key("cmt.job.name")
+            .stringType().defaultValue("cmt-stream").withDescription("Name of the Flink job.");
+
+    /** All options above, for validation and documentation. */
+    public static List<ConfigOption<?>> all() {
+        List<ConfigOption<?>> options = new ArrayList<>();
+        for (Field f : CmtStreamOptions.class.getFields()) {
+            if (Modifier.isStatic(f.getModifiers()) && f.getType() == ConfigOption.class) {
+                try {
+                    options.add((ConfigOption<?>) f.get(null));
+                } catch (IllegalAccessException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
+        return options;
+    }
+}

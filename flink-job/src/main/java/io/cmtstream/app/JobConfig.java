@@ -1,0 +1,94 @@
+package io.cmtstream.app;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Reads the job's configuration: an optional properties file ({@code --config FILE}) overlaid with
+ * {@code --key value} flags. Keys starting with {@code cmt.} must be known options (see {@link CmtStreamOptions})
+ * and valid, else start-up fails naming the key; other keys are Flink's own and are passed to Flink.
+ */
+public final class JobConfig {
+    private JobConfig() {}
+
+    public static Configuration fromArgs(String[] args) {
+        Map<String, String> flags = new LinkedHashMap<>();
+        Path file = null;
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (!arg.startsWith("--") || i + 1 >= args.length) {
+                throw new IllegalArgumentException("expected '--key value' pairs, got '" + arg + "'");
+            }
+            String key = arg.substring(2);
+            String value = args[++i];
+            if (key.equals("config")) {
+                file = Path.of(value);
+            } else {
+                flags.put(key, value);
+            }
+        }
+        Map<String, String> all = new LinkedHashMap<>();
+        if (file != null) {
+            all.putAll(readFile(file));
+        }
+        all.putAll(flags);
+        return fromMap(all);
+    }
+
+    public static Map<String, String> readFile(Path file) {
+        Properties props = new Properties();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            props.load(reader);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read config file " + file + ": " + e.getMessage(), e);
+        }
+        Map<String, String> map = new LinkedHashMap<>();
+        for (String name : props.stringPropertyNames()) {
+            map.put(name, props.getProperty(name).trim());
+        }
+        return map;
+    }
+
+    public static Configuration fromMap(Map<String, String> values) {
+        Set<String> known = CmtStreamOptions.all().stream().map(ConfigOption::key).collect(Collectors.toSet());
+        for (String key : values.keySet()) {
+            if (key.startsWith("cmt.") && !known.contains(key)
+                    && !key.startsWith(CmtStreamOptions.KAFKA_PROPERTIES_PREFIX)) {
+                throw new IllegalArgumentException("unknown configuration key '" + key + "' (known cmt.* keys: "
+                        + known.stream().sorted().collect(Collectors.joining(", ")) + ")");
+            }
+        }
+        Configuration conf = Configuration.fromMap(values);
+        for (ConfigOption<?> option : CmtStreamOptions.all()) {
+            try {
+                conf.get(option);
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("invalid value '" + values.get(option.key()) + "' for '"
+                        + option.key() + "': " + e.getMessage(), e);
+            }
+        }
+        return conf;
+    }
+
+    /** The pass-through Kafka client properties, without their prefix. */
+    public static Properties kafkaProperties(Configuration conf) {
+        Properties props = new Properties();
+        conf.toMap().forEach((k, v) -> {
+            if (k.startsWith(CmtStreamOptions.KAFKA_PROPERTIES_PREFIX)) {
+                props.setProperty(k.substring(CmtStreamOptions.KAFKA_PROPERTIES_PREFIX.length()), v);
+            }
+        });
+        return props;
+    }
+}

@@ -1,0 +1,49 @@
+package io.cmtstream.compress;
+
+import io.cmtstream.avro.Document;
+import io.cmtstream.model.ModelRuntime;
+import io.cmtstream.model.ModelSpec;
+import org.apache.flink.metrics.Counter;
+
+import java.util.concurrent.CompletableFuture;
+
+/** Flink adapter: documents in, compressed memories (or deletes) out, through the shared model runtime. */
+public class CompressDocuments extends ModelAsyncFunction<Document, CompressedDocument> {
+    private transient Compressor compressor;
+    private transient Counter compressed;
+    private transient Counter truncated;
+
+    public CompressDocuments(ModelSpec spec) {
+        super(spec);
+    }
+
+    @Override
+    protected void opened(ModelRuntime runtime) {
+        compressor = new Compressor(runtime::encodeDocument, runtime::encodeQuery, 1);
+        compressed = getRuntimeContext().getMetricGroup().counter("documentsCompressed");
+        truncated = getRuntimeContext().getMetricGroup().counter("documentsTruncated");
+    }
+
+    @Override
+    protected String metricPrefix() {
+        return "compress";
+    }
+
+    @Override
+    protected CompletableFuture<CompressedDocument> call(Document document) {
+        return compressor.compress(document).thenApply(d -> {
+            if (!d.delete) {
+                compressed.inc();
+                if (d.truncated) {
+                    truncated.inc();
+                }
+            }
+            return d;
+        });
+    }
+
+    @Override
+    protected String describe(Document document) {
+        return "document " + document.getTenant() + "/" + document.getId();
+    }
+}

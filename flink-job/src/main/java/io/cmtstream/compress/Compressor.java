@@ -1,0 +1,64 @@
+package io.cmtstream.compress;
+
+import io.cmtstream.avro.Document;
+import io.cmtstream.avro.DocumentOp;
+import io.cmtstream.avro.Query;
+import io.cmtstream.memory.Memory;
+import io.cmtstream.model.Encoding;
+import io.cmtstream.model.Float16;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+
+/**
+ * Compression in the paper's sense: a document becomes a memory (key + M memory tokens) and a question becomes a
+ * key in the same space (self-matching), both through the one compressor of the model.
+ *
+ * <p>Thread-safe if the encoders are; it holds no state of its own.
+ */
+public final class Compressor {
+    private final Function<String, CompletableFuture<Encoding>> documentEncoder;
+    private final Function<String, CompletableFuture<Encoding>> queryEncoder;
+    private final int defaultTopK;
+
+    public Compressor(Function<String, CompletableFuture<Encoding>> documentEncoder,
+                      Function<String, CompletableFuture<Encoding>> queryEncoder,
+                      int defaultTopK) {
+        this.documentEncoder = documentEncoder;
+        this.queryEncoder = queryEncoder;
+        this.defaultTopK = defaultTopK;
+    }
+
+    /** Deletes skip the model: there is nothing to compress. */
+    public CompletableFuture<CompressedDocument> compress(Document document) {
+        long publishedAt = document.getPublishedAt().toEpochMilli();
+        if (document.getOp() == DocumentOp.DELETE) {
+            return CompletableFuture.completedFuture(
+                    CompressedDocument.delete(document.getTenant(), document.getId(), publishedAt));
+        }
+        return documentEncoder.apply(document.getText()).thenApply(encoding -> {
+            Memory memory = new Memory(document.getId(), publishedAt, encoding.key(),
+                    Float16.pack(encoding.memoryTokens()),
+                    document.getText().getBytes(StandardCharsets.UTF_8).length,
+                    document.getTitle(), document.getSource());
+            return CompressedDocument.upsert(document.getTenant(), memory, encoding.tokenCount(), encoding.truncated());
+        });
+    }
+
+    public CompletableFuture<EncodedQuery> encode(Query query) {
+        long started = System.nanoTime();
+        return queryEncoder.apply(query.getQuestion()).thenApply(encoding -> {
+            EncodedQuery q = new EncodedQuery();
+            q.tenant = query.getTenant();
+            q.queryId = query.getId();
+            q.question = query.getQuestion();
+            q.askedAt = query.getAskedAt().toEpochMilli();
+            q.topK = query.getTopK() != null ? query.getTopK() : defaultTopK;
+            q.key = encoding.key();
+            q.tokens = encoding.memoryTokens();
+            q.encodeMillis = (System.nanoTime() - started) / 1_000_000;
+            return q;
+        });
+    }
+}

@@ -1,0 +1,38 @@
+package io.cmtstream.compress;
+
+import io.cmtstream.avro.Query;
+import io.cmtstream.model.ModelRuntime;
+import io.cmtstream.model.ModelSpec;
+
+import java.util.concurrent.CompletableFuture;
+
+/** Flink adapter: questions in, keys in the memories' space out (self-matching), through the shared runtime. */
+public class EncodeQueries extends ModelAsyncFunction<Query, EncodedQuery> {
+    private final int defaultTopK;
+    private transient Compressor compressor;
+
+    public EncodeQueries(ModelSpec spec, int defaultTopK) {
+        super(spec);
+        this.defaultTopK = defaultTopK;
+    }
+
+    @Override
+    protected void opened(ModelRuntime runtime) {
+        compressor = new Compressor(runtime::encodeDocument, runtime::encodeQuery, defaultTopK);
+    }
+
+    @Override
+    protected String metricPrefix() {
+        return "encodeQuery";
+    }
+
+    @Override
+    protected CompletableFuture<EncodedQuery> call(Query query) {
+        return compressor.encode(query);
+    }
+
+    @Override
+    protected String describe(Query query) {
+        return "query " + query.getTenant() + "/" + query.getId();
+    }
+}

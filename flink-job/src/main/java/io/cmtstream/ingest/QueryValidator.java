@@ -1,0 +1,26 @@
+package io.cmtstream.ingest;
+
+import io.cmtstream.avro.Query;
+
+
+/** Checks a decoded Query before it is encoded. Stateless and thread-safe. */
+public final class QueryValidator implements RecordValidator<Query> {
+    private final IngestLimits limits;
+
+    public QueryValidator(IngestLimits limits) {
+        this.limits = limits;
+    }
+
+    @Override
+    public Query validate(Query query) throws InvalidRecordException {
+        RecordChecks.tenant(query.getTenant());
+        RecordChecks.id(query.getId());
+        RecordChecks.text("question", query.getQuestion(), limits.maxQuestionChars());
+        Integer topK = query.getTopK();
+        if (topK != null && (topK < 1 || topK > limits.maxTopK())) {
+            throw new InvalidRecordException(Rejection.BAD_TOP_K,
+                    "topK " + topK + " is outside 1.." + limits.maxTopK());
+        }
+        return query;
+    }
+}

@@ -1,0 +1,63 @@
+package io.cmtstream.memory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One shard of the memory bank: applies upserts and deletes to the store and answers top-k self-matching
+ * queries from the key matrix that mirrors it.
+ *
+ * <p>Plain class, no Flink: the Flink operator binds it to the current key's state. Not thread-safe.
+ */
+public final class MemoryBank {
+    private final MemoryStore store;
+    private final KeyMatrix keys;
+
+    /** Binds a store to its key matrix; use {@link #rebuildKeys} to make the matrix after a restore. */
+    public MemoryBank(MemoryStore store, KeyMatrix keys) {
+        this.store = store;
+        this.keys = keys;
+    }
+
+    /** Reads every stored key into a fresh matrix: the one pass over state a restore costs. */
+    public static KeyMatrix rebuildKeys(MemoryStore store) throws Exception {
+        KeyMatrix matrix = new KeyMatrix();
+        for (Map.Entry<String, Memory> e : store.entries()) {
+            matrix.put(e.getKey(), e.getValue().key);
+        }
+        return matrix;
+    }
+
+    /** Stores the memory, replacing any earlier memory of the same document. Returns true if it replaced one. */
+    public boolean upsert(Memory memory) throws Exception {
+        boolean replaced = store.get(memory.docId) != null;
+        store.put(memory.docId, memory);
+        keys.put(memory.docId, memory.key);
+        return replaced;
+    }
+
+    /** Forgets the document. Returns true if it was there. */
+    public boolean delete(String docId) throws Exception {
+        store.remove(docId);
+        return keys.remove(docId);
+    }
+
+    public int size() {
+        return keys.size();
+    }
+
+    /** The k memories whose keys best match {@code queryKey}, best first, with their memory tokens. */
+    public List<MemoryHit> topK(float[] queryKey, int k) throws Exception {
+        List<SelfMatcher.Match> matches = SelfMatcher.topK(keys, queryKey, k);
+        List<MemoryHit> hits = new ArrayList<>(matches.size());
+        for (SelfMatcher.Match m : matches) {
+            Memory memory = store.get(m.docId());
+            if (memory == null) {
+                throw new IllegalStateException("key matrix holds " + m.docId() + " but the bank's state does not");
+            }
+            hits.add(new MemoryHit(m.docId(), m.score(), memory.tokens));
+        }
+        return hits;
+    }
+}

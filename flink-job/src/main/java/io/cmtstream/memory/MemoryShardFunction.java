@@ -1,0 +1,141 @@
+package io.cmtstream.memory;
+
+import io.cmtstream.compress.CompressedDocument;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.util.Collector;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The memory bank's Flink operator, keyed by (tenant, shard): documents and queries of a shard meet here in one
+ * ordered place. Memories live in MapState (RocksDB); a query is matched once the document watermark has passed
+ * its askedAt, so it sees every document published before it was asked.
+ */
+public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits> {
+    static final MapStateDescriptor<String, Memory> MEMORIES =
+            new MapStateDescriptor<>("memories", Types.STRING, TypeInformation.of(Memory.class));
+    static final MapStateDescriptor<String, ShardQuery> PENDING =
+            new MapStateDescriptor<>("pending-queries", Types.STRING, TypeInformation.of(ShardQuery.class));
+
+    private transient MapState<String, Memory> memories;
+    private transient MapState<String, ShardQuery> pending;
+    /** Key matrices of the shards this subtask owns; a cache of state, rebuilt lazily after a restore. */
+    private transient Map<String, KeyMatrix> keyMatrices;
+    private transient MemoryStore store;
+    private transient Counter upserts;
+    private transient Counter deletes;
+    private transient Counter queriesMatched;
+    private transient Histogram matchMicros;
+    private transient int lastMemoryBytes;
+
+    @Override
+    public void open(OpenContext openContext) {
+        memories = getRuntimeContext().getMapState(MEMORIES);
+        pending = getRuntimeContext().getMapState(PENDING);
+        keyMatrices = new HashMap<>();
+        store = new MapStateStore(memories);
+        var metrics = getRuntimeContext().getMetricGroup();
+        upserts = metrics.counter("memoriesUpserted");
+        deletes = metrics.counter("memoriesDeleted");
+        queriesMatched = metrics.counter("queriesMatched");
+        matchMicros = metrics.histogram("matchMicros", new DescriptiveStatisticsHistogram(1000));
+        metrics.gauge("memories", () -> keyMatrices.values().stream().mapToLong(KeyMatrix::size).sum());
+        metrics.gauge("bytesPerMemory", () -> lastMemoryBytes);
+    }
+
+    private MemoryBank bank(String shardKey) throws Exception {
+        KeyMatrix keys = keyMatrices.get(shardKey);
+        if (keys == null) {
+            keys = MemoryBank.rebuildKeys(store);
+            keyMatrices.put(shardKey, keys);
+        }
+        return new MemoryBank(store, keys);
+    }
+
+    @Override
+    public void processElement1(CompressedDocument doc, Context ctx, Collector<ShardHits> out) throws Exception {
+        MemoryBank bank = bank(ctx.getCurrentKey());
+        if (doc.delete) {
+            if (bank.delete(doc.docId)) {
+                deletes.inc();
+            }
+        } else {
+            bank.upsert(doc.memory);
+            upserts.inc();
+            lastMemoryBytes = doc.memory.vectorBytes();
+        }
+    }
+
+    @Override
+    public void processElement2(ShardQuery query, Context ctx, Collector<ShardHits> out) throws Exception {
+        if (query.askedAt <= ctx.timerService().currentWatermark()) {
+            out.collect(match(ctx.getCurrentKey(), query));
+        } else {
+            pending.put(query.queryId, query);
+            ctx.timerService().registerEventTimeTimer(query.askedAt);
+        }
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<ShardHits> out) throws Exception {
+        List<ShardQuery> due = new ArrayList<>();
+        for (ShardQuery q : pending.values()) {
+            if (q.askedAt <= timestamp) {
+                due.add(q);
+            }
+        }
+        for (ShardQuery q : due) {
+            pending.remove(q.queryId);
+            out.collect(match(ctx.getCurrentKey(), q));
+        }
+    }
+
+    private ShardHits match(String shardKey, ShardQuery query) throws Exception {
+        long started = System.nanoTime();
+        MemoryBank bank = bank(shardKey);
+        ShardHits result = new ShardHits();
+        result.tenant = query.tenant;
+        result.queryId = query.queryId;
+        result.shard = query.shard;
+        result.searched = bank.size();
+        result.hits = bank.topK(query.key, query.topK).toArray(new MemoryHit[0]);
+        result.matchNanos = System.nanoTime() - started;
+        matchMicros.update(result.matchNanos / 1000);
+        queriesMatched.inc();
+        return result;
+    }
+
+    /** Binds the bank to Flink's MapState of the current key. */
+    private record MapStateStore(MapState<String, Memory> state) implements MemoryStore {
+        @Override
+        public Memory get(String docId) throws Exception {
+            return state.get(docId);
+        }
+
+        @Override
+        public void put(String docId, Memory memory) throws Exception {
+            state.put(docId, memory);
+        }
+
+        @Override
+        public void remove(String docId) throws Exception {
+            state.remove(docId);
+        }
+
+        @Override
+        public Iterable<Map.Entry<String, Memory>> entries() throws Exception {
+            return state.entries();
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package io.cmtstream.memory;
+
+/** One shard's copy of a query: just what local matching needs. A Flink POJO. */
+public class ShardQuery {
+    public String tenant;
+    public String queryId;
+    public int shard;
+    public long askedAt;
+    public int topK;
+    public float[] key;
+
+    public ShardQuery() {}
+}

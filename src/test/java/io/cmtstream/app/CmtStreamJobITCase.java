@@ -1,0 +1,229 @@
+package io.cmtstream.app;
+
+import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.AnswerStatus;
+import io.cmtstream.avro.DeadLetter;
+import io.cmtstream.avro.Document;
+import io.cmtstream.avro.DocumentOp;
+import io.cmtstream.avro.Evidence;
+import io.cmtstream.avro.Query;
+import io.cmtstream.client.CmtClient;
+import io.cmtstream.eval.SquadDataset;
+import io.cmtstream.ingest.AvroDecoder;
+import io.cmtstream.model.ModelConfig;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * End to end on real components: an in-process Kafka broker (KRaft), a Flink MiniCluster with the RocksDB state
+ * backend, the real model through DJL, exactly-once answers read with read_committed. One broker and one running
+ * job are shared by the tests of this class; each test uses its own tenant so they cannot see each other.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CmtStreamJobITCase {
+    /** The bundled trained model when present, else the retrieval-only one (evidence is real either way). */
+    static final Path MODEL = Files.exists(Path.of("models/cmt-bge-small-squad/model.json"))
+            ? Path.of("models/cmt-bge-small-squad") : Path.of("src/test/resources/models/retrieval-only");
+    static final Duration ANSWER_TIMEOUT = Duration.ofMinutes(3);
+
+    private EmbeddedKafka kafka;
+    private JobClient job;
+    private CmtClient client;
+    private boolean hasReader;
+    private SquadDataset squad;
+
+    @BeforeAll
+    void startJob() throws Exception {
+        kafka = new EmbeddedKafka(2, "documents", "queries", "answers", "dead-letters");
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("cmt.kafka.bootstrap-servers", kafka.bootstrapServers());
+        settings.put("cmt.kafka.starting-offsets", "EARLIEST");
+        settings.put("cmt.model.dir", MODEL.toString());
+        settings.put("cmt.memory.shards", "3");
+        settings.put("cmt.checkpoint.interval", "1 s");
+        settings.put("parallelism.default", "2");
+        settings.put("taskmanager.numberOfTaskSlots", "2");
+        settings.put("state.checkpoints.dir", Files.createTempDirectory("cmt-it").toUri().toString());
+        Configuration conf = JobConfig.fromMap(settings);
+        hasReader = StartupChecks.modelLoads(conf).hasReader();
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+        CmtStreamJob.build(env, conf);
+        job = env.executeAsync("cmt-stream-itcase");
+
+        Properties props = new Properties();
+        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        client = new CmtClient(props, "documents", "queries", "answers");
+        squad = SquadDataset.load(Path.of("data/squad/squad-v1.1-dev-open.json"));
+    }
+
+    @AfterAll
+    void stopJob() throws Exception {
+        if (client != null) {
+            client.close();
+        }
+        if (job != null) {
+            job.cancel().get();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void answerToAQuestionAboutADocumentCitesThatDocument() {
+        String tenant = "squad-" + UUID.randomUUID().toString().substring(0, 8);
+        // One paragraph from each of four articles: a clear-cut case for matching.
+        List<SquadDataset.Question> asked = new ArrayList<>();
+        for (String title : List.of("Nikola_Tesla", "Genghis_Khan", "Islamism", "Fresno,_California")) {
+            SquadDataset article = squad.select(List.of(title));
+            SquadDataset.Paragraph p = article.paragraphs().get(0);
+            client.publish(document(tenant, p.id(), p.context()));
+            asked.add(article.questions().stream().filter(q -> q.paragraphId().equals(p.id())).findFirst().orElseThrow());
+        }
+        client.flush();
+        for (SquadDataset.Question q : asked) {
+            client.publish(query(tenant, q.id(), q.question()));
+        }
+        client.flush();
+
+        Map<String, Answer> answers = awaitAnswers(tenant, asked.size());
+        for (SquadDataset.Question q : asked) {
+            Answer a = answers.get(q.id());
+            List<String> evidence = a.getEvidence().stream().map(Evidence::getDocId).toList();
+            assertEquals(q.paragraphId(), evidence.get(0), "best evidence for '" + q.question() + "'");
+            assertEquals(hasReader ? AnswerStatus.ANSWERED : AnswerStatus.NO_READER, a.getStatus());
+            assertEquals(hasReader, !a.getAnswer().isBlank(), "answer text for '" + q.question() + "'");
+            assertTrue(a.getModelVersion().contains("@"), a.getModelVersion());
+            assertTrue(a.getEvidence().get(0).getScore() > a.getEvidence().get(evidence.size() - 1).getScore()
+                    || evidence.size() == 1);
+        }
+    }
+
+    @Test
+    void malformedRecordGoesToDeadLettersAndTheNextRecordIsStillAnswered() throws Exception {
+        String tenant = "dlq-" + UUID.randomUUID().toString().substring(0, 8);
+        byte[] garbage = "this is not avro \u0000\u0001".getBytes(StandardCharsets.UTF_8);
+        client.send("documents", "garbage", garbage);
+        client.publish(document(tenant, "empty", " "));
+        SquadDataset.Paragraph p = squad.select(List.of("Islamism")).paragraphs().get(3);
+        client.publish(document(tenant, p.id(), p.context()));
+        client.flush();
+        client.publish(query(tenant, "q1", "What is Islamism?"));
+        client.flush();
+
+        Map<String, Answer> answers = awaitAnswers(tenant, 1);
+        assertEquals(p.id(), answers.get("q1").getEvidence().get(0).getDocId());
+
+        List<DeadLetter> letters = readDeadLetters(2);
+        DeadLetter malformed = letters.stream().filter(d -> d.getReason().startsWith("MALFORMED_AVRO")).findFirst()
+                .orElseThrow(() -> new AssertionError("no MALFORMED_AVRO dead letter in " + letters));
+        assertEquals("documents", malformed.getTopic());
+        assertTrue(malformed.getOffset() >= 0);
+        assertArrayEquals(garbage, bytes(malformed.getPayload()));
+        assertTrue(letters.stream().anyMatch(d -> d.getReason().startsWith("EMPTY_TEXT")), letters.toString());
+    }
+
+    @Test
+    void queryNeverSeesAnotherTenantsMemory() {
+        String owner = "owner-" + UUID.randomUUID().toString().substring(0, 8);
+        String stranger = "stranger-" + UUID.randomUUID().toString().substring(0, 8);
+        SquadDataset.Paragraph p = squad.select(List.of("Genghis_Khan")).paragraphs().get(1);
+        client.publish(document(owner, p.id(), p.context()));
+        client.flush();
+        client.publish(query(stranger, "q", "Who was Genghis Khan?"));
+        client.publish(query(owner, "q", "Who was Genghis Khan?"));
+        client.flush();
+
+        Answer strangers = awaitAnswers(stranger, 1).get("q");
+        Answer owners = awaitAnswers(owner, 1).get("q");
+        assertTrue(strangers.getEvidence().isEmpty(), "stranger saw " + strangers.getEvidence());
+        assertEquals(hasReader ? AnswerStatus.NO_MEMORY : AnswerStatus.NO_READER, strangers.getStatus());
+        assertEquals(p.id(), owners.getEvidence().get(0).getDocId());
+    }
+
+    private final Map<String, Map<String, Answer>> answersByTenant = new HashMap<>();
+
+    /** Reads the answers topic until {@code count} answers of {@code tenant} arrived; other tenants' are kept. */
+    private Map<String, Answer> awaitAnswers(String tenant, int count) {
+        long deadline = System.nanoTime() + ANSWER_TIMEOUT.toNanos();
+        Map<String, Answer> mine = answersByTenant.computeIfAbsent(tenant, t -> new HashMap<>());
+        while (mine.size() < count && System.nanoTime() < deadline) {
+            for (Answer a : client.pollAnswers(Duration.ofMillis(500))) {
+                Answer previous = answersByTenant.computeIfAbsent(a.getTenant(), t -> new HashMap<>())
+                        .put(a.getQueryId(), a);
+                assertEquals(null, previous, "second answer for " + a.getTenant() + "/" + a.getQueryId());
+            }
+        }
+        assertEquals(count, mine.size(), "answers of tenant " + tenant + " within " + ANSWER_TIMEOUT);
+        return mine;
+    }
+
+    private List<DeadLetter> readDeadLetters(int atLeast) throws Exception {
+        Properties c = new Properties();
+        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader-" + UUID.randomUUID());
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        AvroDecoder<DeadLetter> decoder = new AvroDecoder<>(DeadLetter.class);
+        List<DeadLetter> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                     new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(Set.of("dead-letters"));
+            long deadline = System.nanoTime() + ANSWER_TIMEOUT.toNanos();
+            while (out.size() < atLeast && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    out.add(decoder.decode(r.value()));
+                }
+            }
+        }
+        assertFalse(out.size() < atLeast, "dead letters: " + out);
+        return out;
+    }
+
+    private static byte[] bytes(ByteBuffer buffer) {
+        ByteBuffer b = buffer.duplicate();
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    static Document document(String tenant, String id, String text) {
+        return Document.newBuilder().setTenant(tenant).setId(id).setText(text).setOp(DocumentOp.UPSERT)
+                .setPublishedAt(Instant.now()).build();
+    }
+
+    static Query query(String tenant, String id, String question) {
+        return Query.newBuilder().setTenant(tenant).setId(id).setQuestion(question).setAskedAt(Instant.now()).build();
+    }
+}

@@ -1,0 +1,85 @@
+package io.cmtstream.eval;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.PriorityQueue;
+
+/**
+ * Exhaustive dense retrieval: ranks documents by the dot product of their key with a query key.
+ *
+ * <p>With keys from the CMT compressor this is self-matching (keys are L2-normalised, so the dot product is the
+ * cosine); with keys from the untuned backbone it is the plain [CLS] baseline. Exhaustive on purpose: the evaluation
+ * must measure the keys, not an approximate index.
+ *
+ * <p>Invariant: every key has the same length. Keeps references to the given arrays, which callers must not change
+ * afterwards; immutable after construction and thread-safe.
+ */
+public final class DenseRetriever {
+
+    private final List<String> ids;
+    private final List<float[]> keys;
+    private final int dim;
+
+    /** @param ids document ids, parallel to {@code keys} */
+    public DenseRetriever(List<String> ids, List<float[]> keys) {
+        if (ids.size() != keys.size()) {
+            throw new IllegalArgumentException(ids.size() + " ids but " + keys.size() + " keys");
+        }
+        this.ids = List.copyOf(ids);
+        this.keys = List.copyOf(keys);
+        this.dim = keys.isEmpty() ? 0 : keys.get(0).length;
+        for (int i = 0; i < keys.size(); i++) {
+            if (keys.get(i).length != dim) {
+                throw new IllegalArgumentException(
+                        "key of " + ids.get(i) + " has length " + keys.get(i).length + ", expected " + dim);
+            }
+        }
+    }
+
+    /** The k documents whose keys score highest against the query key, best first (ties: earlier document first). */
+    public List<Hit> topK(float[] queryKey, int k) {
+        if (k < 1) {
+            throw new IllegalArgumentException("k must be >= 1, was " + k);
+        }
+        if (!keys.isEmpty() && queryKey.length != dim) {
+            throw new IllegalArgumentException("query key has length " + queryKey.length + ", expected " + dim);
+        }
+        double[] scores = new double[keys.size()];
+        // Min-heap of the best k so far; on equal scores the later document is the worse one.
+        PriorityQueue<Integer> heap = new PriorityQueue<>(Math.min(k, keys.size()) + 1, (a, b) -> {
+            int byScore = Double.compare(scores[a], scores[b]);
+            return byScore != 0 ? byScore : Integer.compare(b, a);
+        });
+        for (int i = 0; i < keys.size(); i++) {
+            scores[i] = dot(queryKey, keys.get(i));
+            heap.add(i);
+            if (heap.size() > k) {
+                heap.poll();
+            }
+        }
+        List<Hit> hits = new ArrayList<>(heap.size());
+        while (!heap.isEmpty()) {
+            int i = heap.poll();
+            hits.add(new Hit(ids.get(i), scores[i]));
+        }
+        Collections.reverse(hits);
+        return hits;
+    }
+
+    /** Dot product of two keys of equal length. */
+    public static double dot(float[] a, float[] b) {
+        if (a.length != b.length) {
+            throw new IllegalArgumentException("lengths differ: " + a.length + " and " + b.length);
+        }
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            sum += (double) a[i] * b[i];
+        }
+        return sum;
+    }
+
+    public int size() {
+        return ids.size();
+    }
+}

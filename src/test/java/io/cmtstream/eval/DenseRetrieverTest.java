@@ -1,0 +1,41 @@
+package io.cmtstream.eval;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class DenseRetrieverTest {
+
+    private final DenseRetriever retriever = new DenseRetriever(
+            List.of("x", "y", "xy", "y2"),
+            List.of(new float[] {1, 0}, new float[] {0, 1}, new float[] {0.6f, 0.8f}, new float[] {0, 1}));
+
+    @Test
+    void ranksByDotProductBestFirst() {
+        List<Hit> hits = retriever.topK(new float[] {0.8f, 0.6f}, 3);
+        assertEquals(List.of("xy", "x", "y"), hits.stream().map(Hit::id).toList());
+        assertEquals(0.96, hits.get(0).score(), 1e-6);
+        assertEquals(0.8, hits.get(1).score(), 1e-6);
+    }
+
+    @Test
+    void equalScoresKeepDocumentOrder() {
+        assertEquals(List.of("y", "y2"), retriever.topK(new float[] {0, 1}, 3).subList(0, 2).stream()
+                .map(Hit::id).toList());
+    }
+
+    @Test
+    void kLargerThanThePoolReturnsEveryDocument() {
+        assertEquals(4, retriever.topK(new float[] {1, 1}, 100).size());
+    }
+
+    @Test
+    void keysOfAnotherLengthAreRejected() {
+        assertThrows(IllegalArgumentException.class, () -> retriever.topK(new float[] {1, 0, 0}, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> new DenseRetriever(List.of("a", "b"), List.of(new float[2], new float[3])));
+    }
+}

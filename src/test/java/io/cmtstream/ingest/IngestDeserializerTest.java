@@ -121,6 +121,9 @@ class IngestDeserializerTest {
         assertTrue(reasonFor(query().setTopK(0).build()).startsWith("BAD_TOP_K"));
         assertTrue(reasonFor(query().setTopK(11).build()).startsWith("BAD_TOP_K"));
         assertTrue(reasonFor(query().setQuestion("").build()).startsWith("EMPTY_TEXT"));
+        assertTrue(reasonFor(query().setRestrictTo(java.util.List.of("")).build()).startsWith("BAD_RESTRICTION"));
+        assertTrue(queries.ingest("queries", 0, 0, null,
+                AvroBytes.encode(query().setRestrictTo(java.util.List.of()).build())).isValid());
         assertTrue(queries.ingest("queries", 0, 0, null, AvroBytes.encode(query().setTopK(10).build())).isValid());
     }
 }

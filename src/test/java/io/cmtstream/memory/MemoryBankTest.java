@@ -83,6 +83,15 @@ class MemoryBankTest {
     }
 
     @Test
+    void restrictedMatchingOnlyScoresTheNamedDocumentsThisShardHolds() throws Exception {
+        bank.upsert(memory("a", 1, 0));
+        bank.upsert(memory("b", 0, 1));
+        assertEquals(List.of("b"), bank.topKAmong(new float[] {1, 0}, List.of("b", "elsewhere"), 3).stream()
+                .map(h -> h.docId).toList());
+        assertTrue(bank.topKAmong(new float[] {1, 0}, List.of(), 3).isEmpty());
+    }
+
+    @Test
     void emptyBankMatchesNothing() throws Exception {
         assertTrue(bank.topK(new float[] {1, 0}, 3).isEmpty());
     }

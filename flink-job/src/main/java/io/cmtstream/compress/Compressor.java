@@ -55,6 +55,7 @@ public final class Compressor {
             q.question = query.getQuestion();
             q.askedAt = query.getAskedAt().toEpochMilli();
             q.topK = query.getTopK() != null ? query.getTopK() : defaultTopK;
+            q.restrictTo = query.getRestrictTo() == null ? null : query.getRestrictTo().toArray(new String[0]);
             q.key = encoding.key();
             q.tokens = encoding.memoryTokens();
             q.encodeMillis = (System.nanoTime() - started) / 1_000_000;

@@ -10,6 +10,8 @@ public class EncodedQuery {
     public String question;
     public long askedAt;
     public int topK;
+    /** Document ids matching is restricted to; null means all, empty means closed book. */
+    public String[] restrictTo;
     public float[] key;
     public float[] tokens;
     public long encodeMillis;

@@ -15,4 +15,7 @@ public record IngestLimits(int maxDocumentChars, int maxQuestionChars, int maxTo
     public static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     public static final int MAX_ID_CHARS = 512;
+
+    /** Most document ids a query may restrict matching to. */
+    public static final int MAX_RESTRICT_TO = 1024;
 }

@@ -21,6 +21,18 @@ public final class QueryValidator implements RecordValidator<Query> {
             throw new InvalidRecordException(Rejection.BAD_TOP_K,
                     "topK " + topK + " is outside 1.." + limits.maxTopK());
         }
+        if (query.getRestrictTo() != null) {
+            if (query.getRestrictTo().size() > IngestLimits.MAX_RESTRICT_TO) {
+                throw new InvalidRecordException(Rejection.BAD_RESTRICTION, "restrictTo names "
+                        + query.getRestrictTo().size() + " documents, more than " + IngestLimits.MAX_RESTRICT_TO);
+            }
+            for (String docId : query.getRestrictTo()) {
+                if (docId == null || docId.isBlank() || docId.length() > IngestLimits.MAX_ID_CHARS) {
+                    throw new InvalidRecordException(Rejection.BAD_RESTRICTION,
+                            "restrictTo holds an empty or over-long document id");
+                }
+            }
+        }
         return query;
     }
 }

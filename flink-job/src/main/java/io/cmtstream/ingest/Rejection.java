@@ -12,7 +12,8 @@ public enum Rejection {
     EMPTY_TEXT,
     TEXT_TOO_LONG,
     INVALID_UTF8,
-    BAD_TOP_K;
+    BAD_TOP_K,
+    BAD_RESTRICTION;
 
     /** Formats the reason carried by a DeadLetter: {@code CODE: detail}. */
     public String reason(String detail) {

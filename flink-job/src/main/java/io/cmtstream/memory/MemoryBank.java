@@ -1,6 +1,8 @@
 package io.cmtstream.memory;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 
@@ -45,6 +47,21 @@ public final class MemoryBank {
 
     public int size() {
         return keys.size();
+    }
+
+    /**
+     * Like {@link #topK} but only among {@code docIds} (those this shard holds; others are skipped): oracle and
+     * closed-book baselines, and questions scoped to known documents.
+     */
+    public List<MemoryHit> topKAmong(float[] queryKey, Collection<String> docIds, int k) throws Exception {
+        List<MemoryHit> hits = new ArrayList<>();
+        for (String docId : new LinkedHashSet<>(docIds)) {
+            Memory memory = store.get(docId);
+            if (memory != null) {
+                hits.add(new MemoryHit(docId, SelfMatcher.dot(queryKey, memory.key), memory.tokens));
+            }
+        }
+        return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
     }
 
     /** The k memories whose keys best match {@code queryKey}, best first, with their memory tokens. */

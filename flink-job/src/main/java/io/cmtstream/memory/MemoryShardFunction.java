@@ -109,7 +109,10 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         result.queryId = query.queryId;
         result.shard = query.shard;
         result.searched = bank.size();
-        result.hits = bank.topK(query.key, query.topK).toArray(new MemoryHit[0]);
+        List<MemoryHit> hits = query.restrictTo == null
+                ? bank.topK(query.key, query.topK)
+                : bank.topKAmong(query.key, List.of(query.restrictTo), query.topK);
+        result.hits = hits.toArray(new MemoryHit[0]);
         result.matchNanos = System.nanoTime() - started;
         matchMicros.update(result.matchNanos / 1000);
         queriesMatched.inc();

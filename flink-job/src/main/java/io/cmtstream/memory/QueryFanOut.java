@@ -24,6 +24,7 @@ public class QueryFanOut implements FlatMapFunction<EncodedQuery, ShardQuery> {
             q.shard = shard;
             q.askedAt = query.askedAt;
             q.topK = query.topK;
+            q.restrictTo = query.restrictTo;
             q.key = query.key;
             out.collect(q);
         }

@@ -40,6 +40,18 @@ public final class SelfMatcher {
         return out;
     }
 
+    /** Score of a query key against one memory key. */
+    public static float dot(float[] query, float[] key) {
+        if (query.length != key.length) {
+            throw new IllegalArgumentException("query key has " + query.length + " dims, memory has " + key.length);
+        }
+        float s = 0f;
+        for (int j = 0; j < key.length; j++) {
+            s += query[j] * key[j];
+        }
+        return s;
+    }
+
     static int worseFirst(Match a, Match b) {
         int c = Float.compare(a.score(), b.score());
         return c != 0 ? c : b.docId().compareTo(a.docId());

@@ -7,6 +7,8 @@ public class ShardQuery {
     public int shard;
     public long askedAt;
     public int topK;
+    /** See {@link io.cmtstream.compress.EncodedQuery#restrictTo}. */
+    public String[] restrictTo;
     public float[] key;
 
     public ShardQuery() {}

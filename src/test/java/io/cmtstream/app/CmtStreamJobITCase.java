@@ -10,10 +10,6 @@ import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.eval.SquadDataset;
 import io.cmtstream.ingest.AvroDecoder;
-import io.cmtstream.model.ModelConfig;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -56,34 +52,20 @@ class CmtStreamJobITCase {
             ? Path.of("models/cmt-bge-small-squad") : Path.of("src/test/resources/models/retrieval-only");
     static final Duration ANSWER_TIMEOUT = Duration.ofMinutes(3);
 
-    private EmbeddedKafka kafka;
-    private JobClient job;
+    private EmbeddedCluster cluster;
     private CmtClient client;
     private boolean hasReader;
     private SquadDataset squad;
 
     @BeforeAll
     void startJob() throws Exception {
-        kafka = new EmbeddedKafka(2, "documents", "queries", "answers", "dead-letters");
         Map<String, String> settings = new LinkedHashMap<>();
-        settings.put("cmt.kafka.bootstrap-servers", kafka.bootstrapServers());
-        settings.put("cmt.kafka.starting-offsets", "EARLIEST");
         settings.put("cmt.model.dir", MODEL.toString());
         settings.put("cmt.memory.shards", "3");
         settings.put("cmt.checkpoint.interval", "1 s");
-        settings.put("parallelism.default", "2");
-        settings.put("taskmanager.numberOfTaskSlots", "2");
-        settings.put("state.checkpoints.dir", Files.createTempDirectory("cmt-it").toUri().toString());
-        Configuration conf = JobConfig.fromMap(settings);
-        hasReader = StartupChecks.modelLoads(conf).hasReader();
-
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-        CmtStreamJob.build(env, conf);
-        job = env.executeAsync("cmt-stream-itcase");
-
-        Properties props = new Properties();
-        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        client = new CmtClient(props, "documents", "queries", "answers");
+        cluster = EmbeddedCluster.start(settings, false);
+        hasReader = cluster.model().hasReader();
+        client = cluster.client();
         squad = SquadDataset.load(Path.of("data/squad/squad-v1.1-dev-open.json"));
     }
 
@@ -92,11 +74,8 @@ class CmtStreamJobITCase {
         if (client != null) {
             client.close();
         }
-        if (job != null) {
-            job.cancel().get();
-        }
-        if (kafka != null) {
-            kafka.close();
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
@@ -191,7 +170,7 @@ class CmtStreamJobITCase {
 
     private List<DeadLetter> readDeadLetters(int atLeast) throws Exception {
         Properties c = new Properties();
-        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, cluster.bootstrapServers());
         c.put(ConsumerConfig.GROUP_ID_CONFIG, "dlq-reader-" + UUID.randomUUID());
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");

@@ -5,7 +5,8 @@ package io.cmtstream.model;
  *
  * @param key L2-normalised key vector (length {@link ModelInfo#keyDim()})
  * @param memoryTokens the M memory tokens, row-major {@code [M * hidden]}; empty for a retrieval-only model
- * @param tokenCount how many tokenizer tokens the text had before truncation (for compression-ratio metrics)
+ * @param tokenCount how many tokenizer tokens the text had before truncation, [CLS] and [SEP] not counted (for
+ *     compression-ratio metrics)
  * @param truncated whether the text was cut to the model's maximum length
  */
 public record Encoding(float[] key, float[] memoryTokens, int tokenCount, boolean truncated) {}

@@ -1,0 +1,632 @@
+package io.cmtstream.model;
+
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.engine.StandardCapabilities;
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The CMT model on DJL: the pretrained backbone through ONNX Runtime, the trained compressor head, aggregator and
+ * reader (TorchScript) through PyTorch, the backbone's tokenizer through Hugging Face tokenizers.
+ *
+ * <p>Follows docs/MODEL-CONTRACT.md: texts become {@code [CLS] tokens [SEP]} truncated to the model's maximum
+ * length and padded to the longest in the batch; the backbone's hidden states go through the compressor head to
+ * memory tokens and an L2-normalised key; an answer is the aggregator's soft prompt decoded greedily by the reader,
+ * all requests of a call in one batch. A model without TorchScript files is retrieval-only: the key is the
+ * L2-normalised {@code [CLS]} state and there are no memory tokens and no reader.
+ *
+ * <p>Tensors never leave this class: every call opens its own {@link NDManager}s and closes them before returning
+ * plain arrays, and copies float arrays between the two engines. Thread-safe: concurrent calls share only the
+ * loaded weights, which are read-only. The instance owns its models and tokenizer; {@link #close} frees them and
+ * must not overlap a call in flight ({@link ModelRuntime} guarantees that).
+ */
+public final class DjlCmtModel implements CmtModel {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DjlCmtModel.class);
+
+    private static final String ONNX_ENGINE = "OnnxRuntime";
+    private static final String TORCH_ENGINE = "PyTorch";
+    private static final String[] BACKBONE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"};
+    private static final String SELF_CHECK_TEXT = "What does the model remember?";
+
+    private final ModelConfig config;
+    private final ModelInfo info;
+    private final HuggingFaceTokenizer tokenizer;
+    private final Model backbone;
+    private final String backboneName;
+    private final List<String> backboneInputs;
+    private final Model compressor;
+    private final Model aggregator;
+    private final Model reader;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private DjlCmtModel(ModelConfig config, HuggingFaceTokenizer tokenizer, Model backbone, List<String> inputs,
+                        Model compressor, Model aggregator, Model reader) {
+        this.config = config;
+        this.info = config.info();
+        this.tokenizer = tokenizer;
+        this.backbone = backbone;
+        this.backboneName = config.backbone().onnxResource();
+        this.backboneInputs = inputs;
+        this.compressor = compressor;
+        this.aggregator = aggregator;
+        this.reader = reader;
+    }
+
+    /**
+     * Loads the model in {@code dir} and runs every part once on a sample question to check that it honours the
+     * contract's shapes.
+     *
+     * @param device {@code auto}, {@code cpu} or {@code gpu} (see {@link ModelSpec#device()})
+     * @throws ModelLoadException naming the missing or corrupt file, or the key of model.json at fault
+     */
+    public static DjlCmtModel load(Path dir, String device) {
+        long started = System.nanoTime();
+        ModelConfig config = ModelConfig.read(dir);
+        Path json = ModelConfig.modelJson(dir);
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            HuggingFaceTokenizer tokenizer = loadTokenizer(config, json);
+            opened.add(tokenizer);
+
+            String onnxName = config.backbone().onnxResource();
+            Device ortDevice = ortDevice(device);
+            Path onnx;
+            try {
+                onnx = BackboneResources.file(dir, onnxName);
+            } catch (IOException e) {
+                throw new ModelLoadException("cannot load the backbone named in " + json + ": " + e.getMessage(), e);
+            }
+            Model backbone = Model.newInstance("backbone", ortDevice, ONNX_ENGINE);
+            opened.add(backbone);
+            List<String> inputs = loadBackbone(backbone, onnx, onnxName);
+
+            Model compressor = null;
+            Model aggregator = null;
+            Model reader = null;
+            if (config.hasReader()) {
+                Device torchDevice = torchDevice(device);
+                ModelConfig.ModelFiles files = config.files();
+                compressor = loadTorchScript("compressor", files.compressor(), torchDevice, opened);
+                aggregator = loadTorchScript("aggregator", files.aggregator(), torchDevice, opened);
+                reader = loadTorchScript("reader", files.reader(), torchDevice, opened);
+            }
+            DjlCmtModel model = new DjlCmtModel(config, tokenizer, backbone, inputs, compressor, aggregator, reader);
+            model.selfCheck();
+            LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
+                    config.name(), config.version(), dir, config.hasReader() ? "with reader" : "retrieval-only",
+                    ortDevice, compressor == null ? "-" : compressor.getNDManager().getDevice(),
+                    (System.nanoTime() - started) / 1_000_000);
+            return model;
+        } catch (RuntimeException | Error e) {
+            closeAll(opened, e);
+            throw e;
+        }
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    /** The parsed model.json. */
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public List<Encoding> encodeDocuments(List<String> texts) {
+        return encode(texts, config.maxDocumentTokens());
+    }
+
+    @Override
+    public List<Encoding> encodeQueries(List<String> questions) {
+        return encode(questions, config.maxQueryTokens());
+    }
+
+    @Override
+    public List<String> answer(List<AnswerRequest> requests) {
+        if (!config.hasReader()) {
+            throw new UnsupportedOperationException("model " + config.name() + " is retrieval-only: no reader");
+        }
+        if (requests.isEmpty()) {
+            return List.of();
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            validate(requests.get(i), info, "request " + i);
+        }
+        float[] prompt = aggregate(requests);
+        long[][] ids = generate(prompt, requests.size());
+        List<String> answers = new ArrayList<>(ids.length);
+        for (long[] answer : ids) {
+            answers.add(tokenizer.decode(answer, true).trim());
+        }
+        return answers;
+    }
+
+    /** Frees the weights and the tokenizer. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        List<AutoCloseable> all = new ArrayList<>();
+        all.add(tokenizer);
+        all.add(backbone);
+        all.add(compressor);
+        all.add(aggregator);
+        all.add(reader);
+        closeAll(all, null);
+        LOG.info("Closed model {} version {}", config.name(), config.version());
+    }
+
+    /**
+     * Checks a request's sizes against the model so that a malformed one fails alone, before batching.
+     *
+     * @throws IllegalArgumentException naming {@code what} and the size at fault
+     */
+    static void validate(AnswerRequest request, ModelInfo info, String what) {
+        int width = info.memoryTokens() * info.hiddenDim();
+        Objects.requireNonNull(request, what);
+        if (request.questionTokens() == null || request.questionTokens().length != width) {
+            throw new IllegalArgumentException(what + ": questionTokens must have " + width + " values (M="
+                    + info.memoryTokens() + " x hidden=" + info.hiddenDim() + "), had "
+                    + (request.questionTokens() == null ? "none" : request.questionTokens().length));
+        }
+        List<float[]> memories = request.memories() == null ? List.of() : request.memories();
+        int scores = request.scores() == null ? 0 : request.scores().length;
+        if (scores != memories.size()) {
+            throw new IllegalArgumentException(what + ": " + memories.size() + " memories but " + scores
+                    + " scores");
+        }
+        for (int j = 0; j < memories.size(); j++) {
+            float[] memory = memories.get(j);
+            if (memory == null || memory.length != width) {
+                throw new IllegalArgumentException(what + ": memory " + j + " must have " + width + " values, had "
+                        + (memory == null ? "none" : memory.length));
+            }
+        }
+    }
+
+    // ---- encoding -------------------------------------------------------------------------------------------
+
+    /** Token ids of a batch, padded to its longest text, with what was lost to truncation. */
+    record Tokenized(long[][] ids, int maxLength, int[] tokenCounts, boolean[] truncated) {
+
+        int batch() {
+            return ids.length;
+        }
+    }
+
+    Tokenized tokenize(List<String> texts, int maxTokens) {
+        ai.djl.huggingface.tokenizers.Encoding[] encodings = tokenizer.batchEncode(texts);
+        long[][] ids = new long[texts.size()][];
+        int[] counts = new int[texts.size()];
+        boolean[] truncated = new boolean[texts.size()];
+        int longest = 0;
+        for (int i = 0; i < encodings.length; i++) {
+            long[] full = encodings[i].getIds();
+            long specials = Arrays.stream(encodings[i].getSpecialTokenMask()).filter(m -> m != 0).count();
+            counts[i] = (int) (full.length - specials);
+            if (full.length > maxTokens) {
+                // Same as Hugging Face truncation of one sequence: drop text tokens from the end, keep [SEP].
+                ids[i] = Arrays.copyOf(full, maxTokens);
+                ids[i][maxTokens - 1] = full[full.length - 1];
+                truncated[i] = true;
+            } else {
+                ids[i] = full;
+            }
+            longest = Math.max(longest, ids[i].length);
+        }
+        return new Tokenized(ids, longest, counts, truncated);
+    }
+
+    private List<Encoding> encode(List<String> texts, int maxTokens) {
+        if (texts.isEmpty()) {
+            return List.of();
+        }
+        for (int i = 0; i < texts.size(); i++) {
+            if (texts.get(i) == null) {
+                throw new NullPointerException("text " + i + " is null");
+            }
+        }
+        Tokenized tokens = tokenize(texts, maxTokens);
+        float[] hidden = backboneStates(tokens);
+        int batch = tokens.batch();
+        List<Encoding> out = new ArrayList<>(batch);
+        if (!config.hasReader()) {
+            int h = config.backbone().hidden();
+            int rowLength = tokens.maxLength() * h;
+            for (int b = 0; b < batch; b++) {
+                float[] cls = Arrays.copyOfRange(hidden, b * rowLength, b * rowLength + h);
+                out.add(new Encoding(l2Normalised(cls), new float[0], tokens.tokenCounts()[b],
+                        tokens.truncated()[b]));
+            }
+            return out;
+        }
+        Compressed compressed = compress(hidden, tokens);
+        int memoryWidth = info.memoryTokens() * info.hiddenDim();
+        int keyWidth = info.keyDim();
+        for (int b = 0; b < batch; b++) {
+            out.add(new Encoding(
+                    Arrays.copyOfRange(compressed.keys(), b * keyWidth, (b + 1) * keyWidth),
+                    Arrays.copyOfRange(compressed.memory(), b * memoryWidth, (b + 1) * memoryWidth),
+                    tokens.tokenCounts()[b], tokens.truncated()[b]));
+        }
+        return out;
+    }
+
+    /** The backbone's last hidden states, row-major {@code [B, maxLength, hidden]}. */
+    float[] backboneStates(Tokenized tokens) {
+        int batch = tokens.batch();
+        int length = tokens.maxLength();
+        long[] ids = new long[batch * length];
+        long[] mask = new long[batch * length];
+        Arrays.fill(ids, config.tokens().pad());
+        for (int b = 0; b < batch; b++) {
+            long[] row = tokens.ids()[b];
+            System.arraycopy(row, 0, ids, b * length, row.length);
+            Arrays.fill(mask, b * length, b * length + row.length, 1L);
+        }
+        Shape shape = new Shape(batch, length);
+        try (NDManager manager = backbone.getNDManager().newSubManager()) {
+            NDList inputs = new NDList();
+            for (String name : backboneInputs) {
+                long[] values = switch (name) {
+                    case "input_ids" -> ids;
+                    case "attention_mask" -> mask;
+                    default -> new long[batch * length];
+                };
+                NDArray array = manager.create(values, shape);
+                array.setName(name);
+                inputs.add(array);
+            }
+            NDList outputs = forward(backbone, backboneName, manager, inputs);
+            NDArray states = outputs.get("last_hidden_state");
+            if (states == null) {
+                states = outputs.get(0);
+            }
+            expectShape(backboneName, "last_hidden_state", states, batch, length, config.backbone().hidden());
+            return states.toFloatArray();
+        }
+    }
+
+    /** Memory tokens {@code [B, M, hidden]} and keys {@code [B, key]}, row-major. */
+    record Compressed(float[] memory, float[] keys) {}
+
+    Compressed compress(float[] hidden, Tokenized tokens) {
+        int batch = tokens.batch();
+        int length = tokens.maxLength();
+        float[] mask = new float[batch * length];
+        for (int b = 0; b < batch; b++) {
+            Arrays.fill(mask, b * length, b * length + tokens.ids()[b].length, 1f);
+        }
+        String file = fileName(config.files().compressor());
+        try (NDManager manager = compressor.getNDManager().newSubManager()) {
+            NDList outputs = forward(compressor, file, manager, new NDList(
+                    manager.create(hidden, new Shape(batch, length, config.backbone().hidden())),
+                    manager.create(mask, new Shape(batch, length))));
+            if (outputs.size() != 2) {
+                throw new IllegalStateException(file + " must return (memory, key), returned " + outputs.size()
+                        + " tensors");
+            }
+            expectShape(file, "memory", outputs.get(0), batch, info.memoryTokens(), info.hiddenDim());
+            expectShape(file, "key", outputs.get(1), batch, info.keyDim());
+            return new Compressed(outputs.get(0).toFloatArray(), outputs.get(1).toFloatArray());
+        }
+    }
+
+    // ---- answering ------------------------------------------------------------------------------------------
+
+    /** The aggregator's soft prompts, row-major {@code [B, P, hidden]}; fewer memories than the most are padding. */
+    float[] aggregate(List<AnswerRequest> requests) {
+        int batch = requests.size();
+        int m = info.memoryTokens();
+        int h = info.hiddenDim();
+        int width = m * h;
+        int k = 1;
+        for (AnswerRequest r : requests) {
+            k = Math.max(k, r.memories() == null ? 0 : r.memories().size());
+        }
+        float[] query = new float[batch * width];
+        float[] memories = new float[batch * k * width];
+        float[] scores = new float[batch * k];
+        float[] present = new float[batch * k];
+        for (int b = 0; b < batch; b++) {
+            AnswerRequest r = requests.get(b);
+            System.arraycopy(r.questionTokens(), 0, query, b * width, width);
+            List<float[]> found = r.memories() == null ? List.of() : r.memories();
+            for (int j = 0; j < found.size(); j++) {
+                System.arraycopy(found.get(j), 0, memories, (b * k + j) * width, width);
+                scores[b * k + j] = r.scores()[j];
+                present[b * k + j] = 1f;
+            }
+        }
+        String file = fileName(config.files().aggregator());
+        try (NDManager manager = aggregator.getNDManager().newSubManager()) {
+            NDList outputs = forward(aggregator, file, manager, new NDList(
+                    manager.create(query, new Shape(batch, m, h)),
+                    manager.create(memories, new Shape(batch, k, m, h)),
+                    manager.create(scores, new Shape(batch, k)),
+                    manager.create(present, new Shape(batch, k))));
+            NDArray prompt = outputs.get(0);
+            expectShape(file, "prompt", prompt, batch, config.dims().softPrompt(), h);
+            return prompt.toFloatArray();
+        }
+    }
+
+    /** The reader's logits {@code [B, vocab]} for the token after each answer prefix (all the same length). */
+    float[] readerLogits(float[] prompt, long[][] answers) {
+        try (NDManager manager = reader.getNDManager().newSubManager()) {
+            NDArray promptArray = promptArray(manager, prompt, answers.length);
+            NDList outputs = readerStep(manager, promptArray, answers);
+            return outputs.get(0).toFloatArray();
+        }
+    }
+
+    /**
+     * Greedy decoding of the whole batch: from {@code [bos]}, append each row's arg-max until it says {@code eos}
+     * (or {@code pad}) or {@code maxAnswerTokens} are out. Rows that finished early keep running (their tokens are
+     * discarded) so the batch stays one tensor; the loop ends when every row has finished.
+     *
+     * @return each row's answer ids, without {@code bos} and the token that ended it
+     */
+    long[][] generate(float[] prompt, int batch) {
+        int bos = config.tokens().bos();
+        int eos = config.tokens().eos();
+        int pad = config.tokens().pad();
+        int maxTokens = config.maxAnswerTokens();
+        long[][] sequences = new long[batch][maxTokens + 1];
+        int[] lengths = new int[batch];
+        boolean[] done = new boolean[batch];
+        for (int b = 0; b < batch; b++) {
+            sequences[b][0] = bos;
+        }
+        try (NDManager manager = reader.getNDManager().newSubManager()) {
+            NDArray promptArray = promptArray(manager, prompt, batch);
+            int finished = 0;
+            for (int step = 1; step <= maxTokens && finished < batch; step++) {
+                long[][] prefix = new long[batch][];
+                for (int b = 0; b < batch; b++) {
+                    prefix[b] = Arrays.copyOf(sequences[b], step);
+                }
+                long[] next;
+                try (NDManager stepManager = manager.newSubManager()) {
+                    NDList outputs = readerStep(stepManager, promptArray, prefix);
+                    outputs.attach(stepManager);
+                    next = outputs.get(0).argMax(1).toLongArray();
+                }
+                for (int b = 0; b < batch; b++) {
+                    if (done[b]) {
+                        sequences[b][step] = pad;
+                        continue;
+                    }
+                    sequences[b][step] = next[b];
+                    // A generated pad ends the answer too, as in the trainer's decoding (training/common.py).
+                    if (next[b] == eos || next[b] == pad) {
+                        done[b] = true;
+                        finished++;
+                    } else {
+                        lengths[b]++;
+                    }
+                }
+            }
+        }
+        long[][] answers = new long[batch][];
+        for (int b = 0; b < batch; b++) {
+            answers[b] = Arrays.copyOfRange(sequences[b], 1, 1 + lengths[b]);
+        }
+        return answers;
+    }
+
+    private NDArray promptArray(NDManager manager, float[] prompt, int batch) {
+        return manager.create(prompt, new Shape(batch, config.dims().softPrompt(), info.hiddenDim()));
+    }
+
+    private NDList readerStep(NDManager manager, NDArray prompt, long[][] answers) {
+        int batch = answers.length;
+        int length = answers[0].length;
+        long[] flat = new long[batch * length];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(answers[b], 0, flat, b * length, length);
+        }
+        String file = fileName(config.files().reader());
+        NDList outputs = forward(reader, file, manager,
+                new NDList(prompt, manager.create(flat, new Shape(batch, length))));
+        expectShape(file, "logits", outputs.get(0), batch, config.dims().vocab());
+        return outputs;
+    }
+
+    // ---- loading --------------------------------------------------------------------------------------------
+
+    private static HuggingFaceTokenizer loadTokenizer(ModelConfig config, Path json) {
+        String name = config.backbone().tokenizerResource();
+        // Truncation and padding are done here, not by the tokenizer: the untruncated length is a metric.
+        Map<String, String> options = Map.of("addSpecialTokens", "true", "truncation", "false",
+                "padding", "false");
+        try (InputStream in = BackboneResources.open(config.dir(), name)) {
+            return HuggingFaceTokenizer.newInstance(in, options);
+        } catch (IOException | RuntimeException e) {
+            throw new ModelLoadException("cannot load tokenizer " + name + " named in " + json + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static List<String> loadBackbone(Model backbone, Path onnx, String name) {
+        try {
+            backbone.load(onnx);
+        } catch (IOException | MalformedModelException | RuntimeException e) {
+            throw new ModelLoadException("cannot load backbone " + name + " (" + onnx + "): " + rootMessage(e), e);
+        }
+        PairList<String, Shape> described = backbone.getBlock().describeInput();
+        List<String> names = described.keys();
+        List<String> ordered = new ArrayList<>();
+        for (String input : names) {
+            if (!Arrays.asList(BACKBONE_INPUTS).contains(input)) {
+                throw new ModelLoadException("backbone " + name + " has an input '" + input
+                        + "' the contract does not know (expected some of " + Arrays.toString(BACKBONE_INPUTS)
+                        + ")");
+            }
+            ordered.add(input);
+        }
+        if (!ordered.contains("input_ids") || !ordered.contains("attention_mask")) {
+            throw new ModelLoadException("backbone " + name + " must take input_ids and attention_mask, takes "
+                    + names);
+        }
+        return List.copyOf(ordered);
+    }
+
+    private static Model loadTorchScript(String role, Path file, Device device, List<AutoCloseable> opened) {
+        Model model;
+        try {
+            model = Model.newInstance(role, device, TORCH_ENGINE);
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("cannot start the PyTorch engine to load " + file + ": " + rootMessage(e),
+                    e);
+        }
+        opened.add(model);
+        try {
+            // mapLocation: files exported on CPU load onto the GPU and vice versa.
+            model.load(file, null, Map.of("mapLocation", "true"));
+        } catch (IOException | MalformedModelException | RuntimeException e) {
+            throw new ModelLoadException("cannot load " + file + ": " + rootMessage(e), e);
+        }
+        return model;
+    }
+
+    /** Runs every part once so that a file breaking the contract fails the start, not the first record. */
+    private void selfCheck() {
+        try {
+            List<Encoding> encodings = encodeQueries(List.of(SELF_CHECK_TEXT));
+            if (config.hasReader()) {
+                float[] prompt = aggregate(List.of(new AnswerRequest(encodings.get(0).memoryTokens(),
+                        List.of(encodings.get(0).memoryTokens()), new float[] {1f})));
+                long[][] start = {{config.tokens().bos()}};
+                readerLogits(prompt, start);
+            }
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("model " + config.dir() + " fails its self-check: " + e.getMessage(), e);
+        }
+    }
+
+    private static Device ortDevice(String device) {
+        if ("cpu".equals(device)) {
+            return Device.cpu();
+        }
+        Engine ort = Engine.getEngine(ONNX_ENGINE);
+        boolean gpu = ort.getGpuCount() > 0 && ort.hasCapability(StandardCapabilities.CUDA);
+        if (!gpu && "gpu".equals(device)) {
+            LOG.warn("device=gpu but ONNX Runtime has no CUDA provider (the onnxruntime_gpu artifact replaces "
+                    + "onnxruntime for that); the backbone runs on the CPU");
+        }
+        return gpu ? Device.gpu() : Device.cpu();
+    }
+
+    private static Device torchDevice(String device) {
+        if ("cpu".equals(device)) {
+            return Device.cpu();
+        }
+        Engine torch;
+        try {
+            torch = Engine.getEngine(TORCH_ENGINE);
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("cannot start the PyTorch engine: " + rootMessage(e), e);
+        }
+        if (torch.getGpuCount() > 0) {
+            return Device.gpu();
+        }
+        if ("gpu".equals(device)) {
+            throw new ModelLoadException("device=gpu but the PyTorch engine " + torch.getVersion()
+                    + " sees no GPU (is the CUDA native library, not pytorch-native-cpu, on the classpath?)");
+        }
+        return Device.cpu();
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------------------
+
+    private static NDList forward(Model model, String file, NDManager manager, NDList inputs) {
+        try {
+            NDList outputs = model.getBlock().forward(new ParameterStore(manager, false), inputs, false);
+            outputs.attach(manager);
+            return outputs;
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(file + " failed: " + rootMessage(e), e);
+        }
+    }
+
+    private static void expectShape(String file, String output, NDArray array, long... expected) {
+        Shape actual = array.getShape();
+        if (!actual.equals(new Shape(expected))) {
+            throw new IllegalStateException(file + " returned " + output + " of shape " + actual + ", expected "
+                    + new Shape(expected));
+        }
+    }
+
+    private static float[] l2Normalised(float[] v) {
+        double sum = 0;
+        for (float x : v) {
+            sum += (double) x * x;
+        }
+        double norm = Math.sqrt(sum);
+        if (norm > 0) {
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (v[i] / norm);
+            }
+        }
+        return v;
+    }
+
+    private static String fileName(Path file) {
+        return file.toString();
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        // TorchScript errors carry a long C++ traceback; the first lines say what is wrong.
+        String[] lines = message.split("\n");
+        return lines.length <= 3 ? message : String.join(" ", Arrays.copyOf(lines, 3)) + " ...";
+    }
+
+    private static void closeAll(List<AutoCloseable> resources, Throwable primary) {
+        for (int i = resources.size() - 1; i >= 0; i--) {
+            AutoCloseable resource = resources.get(i);
+            if (resource == null) {
+                continue;
+            }
+            try {
+                resource.close();
+            } catch (Exception e) {
+                if (primary != null) {
+                    primary.addSuppressed(e);
+                } else {
+                    LOG.warn("Closing {} failed", resource, e);
+                }
+            }
+        }
+    }
+}

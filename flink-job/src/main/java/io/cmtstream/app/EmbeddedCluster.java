@@ -1,9 +1,11 @@
 package io.cmtstream.app;
 
 import io.cmtstream.client.CmtClient;
+import io.cmtstream.compress.CompressedDocument;
 import io.cmtstream.model.ModelConfig;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.CommonClientConfigs;
 
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.function.Function;
 
 import static io.cmtstream.app.CmtStreamOptions.*;
 
@@ -39,6 +42,13 @@ public final class EmbeddedCluster implements AutoCloseable {
      * @param webUi whether to serve the Flink web UI (on rest.port, 8081 unless overridden)
      */
     public static EmbeddedCluster start(Map<String, String> overrides, boolean webUi) throws Exception {
+        return start(overrides, webUi, env -> null);
+    }
+
+    /** As {@link #start(Map, boolean)}, with memories preloaded into the bank (see {@link CmtStreamJob#build}). */
+    public static EmbeddedCluster start(Map<String, String> overrides, boolean webUi,
+                                        Function<StreamExecutionEnvironment, DataStream<CompressedDocument>> preloaded)
+            throws Exception {
         EmbeddedKafka kafka = new EmbeddedKafka(2, DOCUMENTS_TOPIC.defaultValue(), QUERIES_TOPIC.defaultValue(),
                 ANSWERS_TOPIC.defaultValue(), DEAD_LETTERS_TOPIC.defaultValue());
         try {
@@ -47,7 +57,7 @@ public final class EmbeddedCluster implements AutoCloseable {
             StreamExecutionEnvironment env = webUi
                     ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                     : StreamExecutionEnvironment.createLocalEnvironment(conf);
-            CmtStreamJob.build(env, conf);
+            CmtStreamJob.build(env, conf, preloaded.apply(env));
             JobClient job = env.executeAsync(conf.get(JOB_NAME));
             return new EmbeddedCluster(kafka, conf, model, job);
         } catch (Exception | Error e) {

@@ -1,0 +1,110 @@
+package io.cmtstream.bench;
+
+import io.cmtstream.app.Flags;
+import io.cmtstream.eval.SquadDataset;
+import io.cmtstream.eval.SquadSplit;
+import io.cmtstream.model.ModelConfig;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The benchmark command: model throughput outside Flink, the job's ingest rate through Kafka, a Kafka-to-Kafka
+ * passthrough floor, query latency against bank size, and bytes per memory. Writes report.md and
+ * latency-vs-bank-size.png to {@code --out}.
+ *
+ * <pre>
+ * mvn -B -q test-compile exec:exec@bench -Dcmt.args="--sizes 1000,10000,100000"
+ * </pre>
+ * Not a test: machine-dependent figures, no assertions. {@code BenchSmokeTest} runs it at toy sizes in CI.
+ */
+public final class BenchMain {
+    private BenchMain() {}
+
+    public static void main(String[] args) throws Exception {
+        System.exit(run(args, System.out) ? 0 : 1);
+    }
+
+    static boolean run(String[] args, PrintStream out) throws Exception {
+        Flags flags = Flags.parse(args, Map.of(
+                "model", "models/cmt-bge-small-squad", "texts", "64", "batches", "1,8,32",
+                "ingest-docs", "200", "passthrough-records", "20000", "sizes", "1000,10000,100000",
+                "queries", "40", "out", "target/bench"));
+        Path modelDir = Path.of(flags.get("model"));
+        ModelConfig model = ModelConfig.read(modelDir);
+        SquadDataset test = SquadDataset.load(Path.of("data/squad/squad-v1.1-dev-open.json"))
+                .select(SquadSplit.load(Path.of("data/squad/split.json")), "test");
+        List<String> paragraphs = test.paragraphs().stream().map(SquadDataset.Paragraph::context).toList();
+        List<String> questions = test.questions().stream().map(SquadDataset.Question::question).toList();
+
+        StringBuilder md = new StringBuilder();
+        md.append("# cmt-stream benchmarks\n\n");
+        md.append(String.format("- date %s; machine: %d cores, %d MiB max heap, %s %s; model %s@%s%n",
+                LocalDate.now(), Runtime.getRuntime().availableProcessors(),
+                Runtime.getRuntime().maxMemory() >> 20, System.getProperty("os.arch"),
+                System.getProperty("java.vm.name") + " " + System.getProperty("java.version"), model.name(),
+                model.version()));
+        md.append("- command: `mvn -B -q test-compile exec:exec@bench -Dcmt.args=\"")
+                .append(String.join(" ", args)).append("\"`\n\n");
+
+        int[] batches = Arrays.stream(flags.get("batches").split(",")).mapToInt(Integer::parseInt).toArray();
+        ModelThroughput.Result throughput = ModelThroughput.measure(modelDir, paragraphs,
+                flags.getInt("texts"), batches, out);
+        md.append(throughput.toMarkdown());
+
+        JobBench jobs = new JobBench(modelDir, out);
+        JobBench.IngestResult ingest = jobs.ingest(paragraphs, flags.getInt("ingest-docs"));
+        JobBench.PassthroughResult passthrough = jobs.passthrough(flags.getInt("passthrough-records"));
+        double bestModelRate = throughput.bestDocumentsPerSecond();
+        md.append("\n## Ingest through the job\n\n");
+        md.append(String.format("| measure | value |%n|---|---:|%n"
+                        + "| documents through Kafka -> compress -> RocksDB bank | %d |%n"
+                        + "| job ingest rate (documents/s) | %.2f |%n"
+                        + "| model alone, best batch (documents/s) | %.2f |%n"
+                        + "| framework efficiency (job / model alone; target >= 0.8) | %.2f |%n"
+                        + "| Kafka-to-Kafka passthrough job, same broker (records/s) | %.0f |%n"
+                        + "| FLOP floor of the model (documents/s at the measured GEMM rate) | %.2f |%n"
+                        + "| job ingest / FLOP floor (target >= 0.5, i.e. within 2x) | %.2f |%n",
+                ingest.documents(), ingest.documentsPerSecond(), bestModelRate,
+                ingest.documentsPerSecond() / bestModelRate, passthrough.recordsPerSecond(),
+                throughput.flopFloorDocumentsPerSecond(),
+                ingest.documentsPerSecond() / throughput.flopFloorDocumentsPerSecond()));
+        md.append("\nIngest rate: documents published at once, then one query; the consistency guarantee holds its "
+                + "answer back until every earlier document is in the bank, so documents / (time to that answer) "
+                + "is a lower bound of the job's rate.\n");
+
+        List<Integer> sizes = Arrays.stream(flags.get("sizes").split(",")).map(Integer::parseInt).toList();
+        List<JobBench.LatencyResult> latencies = new ArrayList<>();
+        for (int size : sizes) {
+            latencies.add(jobs.latencyAt(size, paragraphs, questions, flags.getInt("queries")));
+        }
+        md.append("\n## Query latency against bank size\n\n");
+        md.append("Bank filled with real memories of the test split's paragraphs, replicated to the size, entering "
+                + "the bank through the job's own memory-bank operator (`CmtStreamJob.build(..., preloaded)`); "
+                + "compressing 1M documents on 2 cores would take days. Queries are real test questions, one at a "
+                + "time every 100 ms, AT_LEAST_ONCE delivery; latency is askedAt to the answer being produced.\n\n");
+        md.append("| memories | queries | p50 ms | p99 ms | match p50 ms | match p99 ms | RocksDB bytes/memory "
+                + "| heap bytes/memory |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for (JobBench.LatencyResult r : latencies) {
+            md.append(String.format("| %d | %d | %.0f | %.0f | %.0f | %.0f | %s | %.0f |%n", r.memories(), r.queries(),
+                    r.p50(), r.p99(), r.matchP50(), r.matchP99(),
+                    r.rocksDbBytesPerMemory() < 0 ? "n/a" : String.format("%.0f", r.rocksDbBytesPerMemory()),
+                    r.heapBytesPerMemory()));
+        }
+        Path dir = Path.of(flags.get("out"));
+        Files.createDirectories(dir);
+        LatencyChart.write(latencies, dir.resolve("latency-vs-bank-size.png"));
+        md.append("\n![latency against bank size](latency-vs-bank-size.png)\n");
+        Files.writeString(dir.resolve("report.md"), md.toString(), StandardCharsets.UTF_8);
+        out.println(md);
+        out.println("Report written to " + dir.resolve("report.md").toAbsolutePath());
+        return true;
+    }
+}

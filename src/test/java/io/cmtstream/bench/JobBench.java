@@ -1,0 +1,306 @@
+package io.cmtstream.bench;
+
+import io.cmtstream.app.EmbeddedCluster;
+import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.Document;
+import io.cmtstream.avro.DocumentOp;
+import io.cmtstream.avro.Query;
+import io.cmtstream.client.CmtClient;
+import io.cmtstream.compress.CompressedDocument;
+import io.cmtstream.eval.Percentiles;
+import io.cmtstream.memory.KeyMatrix;
+import io.cmtstream.memory.Memory;
+import io.cmtstream.model.DjlCmtModel;
+import io.cmtstream.model.Encoding;
+import io.cmtstream.model.Float16;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.api.common.serialization.DeserializationSchema;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.admin.AdminClient;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/** The benchmarks that run the job: ingest rate, passthrough floor, latency against bank size. */
+final class JobBench {
+    private final Path modelDir;
+    private final PrintStream out;
+    private List<Memory> realMemories;
+
+    JobBench(Path modelDir, PrintStream out) {
+        this.modelDir = modelDir;
+        this.out = out;
+    }
+
+    record IngestResult(int documents, double documentsPerSecond) {}
+
+    record PassthroughResult(int records, double recordsPerSecond) {}
+
+    record LatencyResult(int memories, int queries, double p50, double p99, double matchP50, double matchP99,
+                         double rocksDbBytesPerMemory, double heapBytesPerMemory) {}
+
+    private Map<String, String> options() {
+        Map<String, String> o = new HashMap<>();
+        o.put("cmt.model.dir", modelDir.toString());
+        o.put("cmt.delivery.guarantee", "AT_LEAST_ONCE");
+        o.put("cmt.checkpoint.interval", "30 s");
+        return o;
+    }
+
+    IngestResult ingest(List<String> paragraphs, int documents) throws Exception {
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false); CmtClient client = cluster.client()) {
+            // Warm-up: model load, JIT, first checkpoint machinery.
+            client.publish(document("warm", paragraphs.get(0)));
+            client.publish(query("warm-q", "warm up"));
+            client.flush();
+            await(client, Set.of("warm-q"), Duration.ofMinutes(5));
+
+            long started = System.nanoTime();
+            for (int i = 0; i < documents; i++) {
+                client.publish(document("ingest-" + i, paragraphs.get(i % paragraphs.size())));
+            }
+            client.flush();
+            client.publish(query("after-ingest", "What is the last document about?"));
+            client.flush();
+            await(client, Set.of("after-ingest"), Duration.ofMinutes(30));
+            double seconds = (System.nanoTime() - started) / 1e9;
+            out.printf("ingest: %d documents in %.1f s%n", documents, seconds);
+            return new IngestResult(documents, documents / seconds);
+        }
+    }
+
+    PassthroughResult passthrough(int records) throws Exception {
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false)) {
+            String bootstrap = cluster.bootstrapServers();
+            try (AdminClient admin = AdminClient.create(Map.of("bootstrap.servers", bootstrap))) {
+                admin.createTopics(List.of(new NewTopic("bench-in", 2, (short) 1), new NewTopic("bench-out", 2, (short) 1)))
+                        .all().get();
+            }
+            Configuration conf = new Configuration();
+            conf.setString("rest.port", "0");
+            conf.setString("parallelism.default", "2");
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+            env.fromSource(KafkaSource.<byte[]>builder().setBootstrapServers(bootstrap).setTopics("bench-in")
+                            .setGroupId("passthrough").setStartingOffsets(OffsetsInitializer.earliest())
+                            .setValueOnlyDeserializer(new BytesSchema()).build(),
+                    WatermarkStrategy.noWatermarks(), "bench-in")
+                    .sinkTo(KafkaSink.<byte[]>builder().setBootstrapServers(bootstrap)
+                            .setRecordSerializer(KafkaRecordSerializationSchema.<byte[]>builder().setTopic("bench-out")
+                                    .setValueSerializationSchema((SerializationSchema<byte[]>) v -> v).build())
+                            .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE).build());
+            JobClient job = env.executeAsync("passthrough");
+            try {
+                byte[] value = new byte[800];
+                Properties p = new Properties();
+                p.put("bootstrap.servers", bootstrap);
+                long started = System.nanoTime();
+                try (KafkaProducer<byte[], byte[]> producer =
+                             new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                    for (int i = 0; i < records; i++) {
+                        producer.send(new ProducerRecord<>("bench-in", value));
+                    }
+                }
+                Properties c = new Properties();
+                c.put("bootstrap.servers", bootstrap);
+                c.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
+                c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+                int received = 0;
+                try (KafkaConsumer<byte[], byte[]> consumer =
+                             new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                    consumer.subscribe(List.of("bench-out"));
+                    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+                    while (received < records && System.nanoTime() < deadline) {
+                        received += consumer.poll(Duration.ofMillis(200)).count();
+                    }
+                }
+                double seconds = (System.nanoTime() - started) / 1e9;
+                out.printf("passthrough: %d records in %.1f s%n", received, seconds);
+                return new PassthroughResult(received, received / seconds);
+            } finally {
+                job.cancel().get();
+            }
+        }
+    }
+
+    LatencyResult latencyAt(int size, List<String> paragraphs, List<String> questions, int queries) throws Exception {
+        List<Memory> base = realMemories(paragraphs);
+        Path rocksDir = Files.createTempDirectory("cmt-bench-rocksdb");
+        Map<String, String> o = options();
+        o.put("state.backend.rocksdb.localdir", rocksDir.toString());
+        o.put("cmt.watermark.idle-timeout", "100 ms");
+        o.put("cmt.watermark.out-of-orderness", "0 ms");
+        Replicate replicate = new Replicate(base);
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(o, false,
+                env -> env.fromSequence(0, size - 1).map(replicate).returns(CompressedDocument.class)
+                        .name("replicated memories"));
+             CmtClient client = cluster.client()) {
+            long started = System.nanoTime();
+            client.publish(query("loaded", questions.get(0)));
+            client.flush();
+            await(client, Set.of("loaded"), Duration.ofMinutes(60));
+            out.printf("bank of %d memories loaded in %.1f s%n", size, (System.nanoTime() - started) / 1e9);
+            double rocksBytes = directorySize(rocksDir) / (double) size;
+
+            Map<String, Answer> answers = new HashMap<>();
+            Set<String> ids = new java.util.HashSet<>();
+            for (int i = 0; i < queries; i++) {
+                String id = "lat-" + i;
+                ids.add(id);
+                client.publish(query(id, questions.get(i % questions.size())));
+                client.flush();
+                Thread.sleep(100);
+                client.pollAnswers(Duration.ZERO).forEach(a -> answers.put(a.getQueryId(), a));
+            }
+            answers.putAll(await(client, ids, Duration.ofMinutes(10)));
+            List<Double> latency = new ArrayList<>();
+            List<Double> match = new ArrayList<>();
+            for (String id : ids) {
+                Answer a = answers.get(id);
+                latency.add((double) (a.getAnsweredAt().toEpochMilli() - a.getAskedAt().toEpochMilli()));
+                match.add((double) a.getTimings().get("match"));
+            }
+            LatencyResult r = new LatencyResult(size, queries, Percentiles.of(latency, 50), Percentiles.of(latency, 99),
+                    Percentiles.of(match, 50), Percentiles.of(match, 99), rocksBytes, heapBytesPerMemory(base, size));
+            out.println("latency: " + r);
+            return r;
+        } finally {
+            deleteRecursively(rocksDir);
+        }
+    }
+
+    /** Heap the key matrix takes per memory, measured by filling one in this JVM. */
+    static double heapBytesPerMemory(List<Memory> base, int size) {
+        Runtime rt = Runtime.getRuntime();
+        System.gc();
+        long before = rt.totalMemory() - rt.freeMemory();
+        KeyMatrix matrix = new KeyMatrix();
+        for (int i = 0; i < size; i++) {
+            matrix.put("rep-" + i, base.get(i % base.size()).key);
+        }
+        System.gc();
+        long after = rt.totalMemory() - rt.freeMemory();
+        if (matrix.size() != size) {
+            throw new IllegalStateException("matrix lost rows");
+        }
+        return Math.max(0, after - before) / (double) size;
+    }
+
+    private List<Memory> realMemories(List<String> paragraphs) {
+        if (realMemories == null) {
+            realMemories = new ArrayList<>();
+            try (DjlCmtModel model = DjlCmtModel.load(modelDir, "cpu")) {
+                List<Encoding> encodings = new ArrayList<>();
+                for (int i = 0; i < paragraphs.size(); i += 32) {
+                    encodings.addAll(model.encodeDocuments(paragraphs.subList(i, Math.min(paragraphs.size(), i + 32))));
+                }
+                for (int i = 0; i < encodings.size(); i++) {
+                    realMemories.add(new Memory("p" + i, 0, encodings.get(i).key(),
+                            Float16.pack(encodings.get(i).memoryTokens()), paragraphs.get(i).length(), null, null));
+                }
+            }
+        }
+        return realMemories;
+    }
+
+    /** Memory i of the bank is a copy of real memory i mod n. */
+    static final class Replicate implements MapFunction<Long, CompressedDocument> {
+        private final float[][] keys;
+        private final short[][] tokens;
+
+        Replicate(List<Memory> base) {
+            keys = base.stream().map(m -> m.key).toArray(float[][]::new);
+            tokens = base.stream().map(m -> m.tokens).toArray(short[][]::new);
+        }
+
+        @Override
+        public CompressedDocument map(Long i) {
+            int b = (int) (i % keys.length);
+            Memory m = new Memory("rep-" + i, 0, keys[b], tokens[b], 0, null, null);
+            return CompressedDocument.upsert("bench", m, 0, false);
+        }
+    }
+
+    static final class BytesSchema implements DeserializationSchema<byte[]> {
+        @Override
+        public byte[] deserialize(byte[] message) {
+            return message;
+        }
+
+        @Override
+        public boolean isEndOfStream(byte[] next) {
+            return false;
+        }
+
+        @Override
+        public TypeInformation<byte[]> getProducedType() {
+            return PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO;
+        }
+    }
+
+    private static Map<String, Answer> await(CmtClient client, Set<String> ids, Duration timeout) {
+        Map<String, Answer> found = new HashMap<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!found.keySet().containsAll(ids) && System.nanoTime() < deadline) {
+            for (Answer a : client.pollAnswers(Duration.ofMillis(200))) {
+                if (ids.contains(a.getQueryId())) {
+                    found.put(a.getQueryId(), a);
+                }
+            }
+        }
+        if (!found.keySet().containsAll(ids)) {
+            throw new IllegalStateException((ids.size() - found.size()) + " answers missing after " + timeout);
+        }
+        return found;
+    }
+
+    private static Document document(String id, String text) {
+        return Document.newBuilder().setTenant("bench").setId(id).setText(text).setOp(DocumentOp.UPSERT)
+                .setPublishedAt(Instant.now()).build();
+    }
+
+    private static Query query(String id, String question) {
+        return Query.newBuilder().setTenant("bench").setId(id).setQuestion(question).setAskedAt(Instant.now()).build();
+    }
+
+    static long directorySize(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
+        }
+    }
+
+    static void deleteRecursively(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+}

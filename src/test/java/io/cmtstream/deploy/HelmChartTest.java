@@ -1,0 +1,347 @@
+package io.cmtstream.deploy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import io.cmtstream.app.CmtStreamOptions;
+import io.cmtstream.app.JobConfig;
+import org.apache.flink.configuration.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Helm chart (helm/cmt-stream), linted and rendered by real Helm (helm-java carries Helm's native library, so
+ * no helm binary and no cluster are needed): the rendered objects are valid Kubernetes objects, the FlinkDeployment
+ * validates against the Flink Kubernetes Operator's own CRD schema, and the rendered job configuration passes the
+ * job's own start-up validation.
+ */
+class HelmChartTest {
+    static final Path CHART = Path.of("helm/cmt-stream");
+    static final Path GPU_S3_SASL = CHART.resolve("ci/gpu-s3-sasl-values.yaml");
+    private static final String RELEASE = "cmt";
+    private static final String NAMESPACE = "streaming";
+    private static final String FLINK_DEPLOYMENT_CRD = "META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml";
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void chartPassesStrictHelmLint() {
+        LintResult lint = new Helm(CHART).lint().strict().call();
+        assertFalse(lint.isFailed(), () -> "helm lint --strict: " + lint.getMessages());
+    }
+
+    @Test
+    void defaultValuesRenderValidObjects() {
+        List<JsonNode> objects = render(t -> t);
+        assertEquals(Set.of("ConfigMap", "FlinkDeployment", "PersistentVolumeClaim", "Service"), kinds(objects));
+        assertValid(objects);
+    }
+
+    @Test
+    void gpuS3SaslValuesRenderValidObjects() {
+        List<JsonNode> objects = render(t -> t.withValuesFile(GPU_S3_SASL));
+        assertEquals(Set.of("ConfigMap", "FlinkDeployment", "Service", "ServiceMonitor"), kinds(objects));
+        assertValid(objects);
+    }
+
+    @Test
+    void flinkDeploymentRunsTheJobJarInApplicationMode() {
+        JsonNode spec = the(render(t -> t), "FlinkDeployment").path("spec");
+        JsonNode job = spec.path("job");
+        assertEquals("local:///opt/flink/usrlib/cmt-stream.jar", job.path("jarURI").asText());
+        assertEquals("io.cmtstream.app.ClusterMain", job.path("entryClass").asText());
+        assertEquals(List.of("--config", "/etc/cmt-stream/cmt-stream.properties"), texts(job.path("args")));
+        assertEquals("savepoint", job.path("upgradeMode").asText());
+        assertEquals("v1_20", spec.path("flinkVersion").asText());
+        JsonNode conf = spec.path("flinkConfiguration");
+        assertEquals("rocksdb", conf.path("state.backend.type").asText());
+        assertEquals("true", conf.path("state.backend.incremental").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("state.savepoints.dir").asText());
+        assertEquals("kubernetes", conf.path("high-availability.type").asText());
+        assertEquals("org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+                conf.path("metrics.reporter.prom.factory.class").asText());
+        assertEquals("9249", conf.path("metrics.reporter.prom.port").asText());
+        // The ConfigMap holding the job's config file is mounted where --config reads it.
+        JsonNode container = spec.path("podTemplate").path("spec").path("containers").get(0);
+        assertEquals("flink-main-container", container.path("name").asText());
+        assertTrue(mountPaths(container).contains("/etc/cmt-stream/cmt-stream.properties"));
+        assertTrue(mountPaths(container).contains("/flink-data"));
+    }
+
+    @Test
+    void javaOptionsCarryEveryOpenTheBuildUsesAndDjlOffline() throws Exception {
+        String opts = the(render(t -> t), "FlinkDeployment").path("spec").path("flinkConfiguration")
+                .path("env.java.opts.all").asText();
+        // The operator's configuration replaces the image's, so the chart gives the whole list (pom.xml's
+        // flink.jvm.opens ends with -Dai.djl.offline=true), plus Flink's own Java 17 exports.
+        for (String option : DockerImageTest.pomProperty("flink.jvm.opens").split("\\s+")) {
+            assertTrue(opts.contains(option), "env.java.opts.all lacks " + option);
+        }
+        assertTrue(opts.contains("--add-exports=java.base/sun.net.util=ALL-UNNAMED"), opts);
+    }
+
+    @Test
+    void renderedConfigFilePassesTheJobsValidation() throws Exception {
+        Configuration conf = jobConfig(render(t -> t));
+        assertEquals("kafka:9092", conf.get(CmtStreamOptions.BOOTSTRAP_SERVERS));
+        assertEquals(4, conf.get(CmtStreamOptions.SHARDS));
+        assertEquals("auto", conf.get(CmtStreamOptions.MODEL_DEVICE));
+        assertEquals(DockerImageTest.imageModelDir(), conf.get(CmtStreamOptions.MODEL_DIR));
+        assertEquals("PLAINTEXT", JobConfig.kafkaProperties(conf).getProperty("security.protocol"));
+    }
+
+    @Test
+    void gpuValuesRequestGpusOnTaskManagersOnly() throws Exception {
+        List<JsonNode> objects = render(t -> t.withValuesFile(GPU_S3_SASL));
+        JsonNode spec = the(objects, "FlinkDeployment").path("spec");
+        assertEquals("cmt-stream:0.1.0-cu128", spec.path("image").asText());
+        JsonNode tm = spec.path("taskManager").path("podTemplate").path("spec");
+        assertEquals(1, tm.path("containers").get(0).path("resources").path("limits").path("nvidia.com/gpu").asInt());
+        assertEquals("true", tm.path("nodeSelector").path("nvidia.com/gpu.present").asText());
+        assertEquals("nvidia.com/gpu", tm.path("tolerations").get(0).path("key").asText());
+        assertTrue(spec.path("jobManager").path("podTemplate").isMissingNode(), "the job manager needs no GPU");
+        assertEquals("gpu", jobConfig(objects).get(CmtStreamOptions.MODEL_DEVICE));
+        assertEquals(8, jobConfig(objects).get(CmtStreamOptions.SHARDS));
+        assertEquals("acme,globex", the(objects, "FlinkDeployment").path("metadata").path("annotations")
+                .path("cmt-stream.io/tenants").asText());
+    }
+
+    @Test
+    void s3ValuesEnableTheS3PluginAndCredentialsFromASecret() {
+        JsonNode spec = the(render(t -> t.withValuesFile(GPU_S3_SASL)), "FlinkDeployment").path("spec");
+        JsonNode conf = spec.path("flinkConfiguration");
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/ha", conf.path("high-availability.storageDir").asText());
+        assertEquals("http://minio.minio:9000", conf.path("s3.endpoint").asText());
+        assertEquals("true", conf.path("s3.path.style.access").asText());
+        Map<String, JsonNode> env = new java.util.HashMap<>();
+        spec.path("podTemplate").path("spec").path("containers").get(0).path("env")
+                .forEach(e -> env.put(e.path("name").asText(), e));
+        assertEquals("flink-s3-fs-presto-1.20.3.jar", env.get("ENABLE_BUILT_IN_PLUGINS").path("value").asText());
+        assertEquals("cmt-stream-s3", env.get("AWS_SECRET_ACCESS_KEY").path("valueFrom").path("secretKeyRef")
+                .path("name").asText());
+    }
+
+    @Test
+    void saslAndTlsSecretsAreMountedFilesTheKafkaClientsRead() throws Exception {
+        List<JsonNode> objects = render(t -> t.withValuesFile(GPU_S3_SASL));
+        Properties kafka = JobConfig.kafkaProperties(jobConfig(objects));
+        assertEquals("SASL_SSL", kafka.getProperty("security.protocol"));
+        assertEquals("SCRAM-SHA-512", kafka.getProperty("sasl.mechanism"));
+        assertEquals("org.apache.kafka.common.config.provider.DirectoryConfigProvider",
+                kafka.getProperty("config.providers.dir.class"));
+        String jaas = kafka.getProperty("sasl.jaas.config");
+        assertTrue(jaas.startsWith("org.apache.kafka.common.security.scram.ScramLoginModule required "), jaas);
+        assertTrue(jaas.contains("password=\"${dir:/etc/cmt-stream/kafka-sasl:password}\""), jaas);
+        assertEquals("/etc/cmt-stream/kafka-tls/ca.crt", kafka.getProperty("ssl.truststore.location"));
+        assertEquals("use_all_dns_ips", kafka.getProperty("client.dns.lookup"));
+
+        JsonNode pod = the(objects, "FlinkDeployment").path("spec").path("podTemplate").path("spec");
+        assertTrue(mountPaths(pod.path("containers").get(0)).containsAll(
+                List.of("/etc/cmt-stream/kafka-sasl", "/etc/cmt-stream/kafka-tls")));
+        Map<String, JsonNode> volumes = new java.util.HashMap<>();
+        pod.path("volumes").forEach(v -> volumes.put(v.path("name").asText(), v));
+        JsonNode sasl = volumes.get("kafka-sasl").path("secret");
+        assertEquals("cmt-stream-kafka-user", sasl.path("secretName").asText());
+        assertEquals(List.of("username", "password"), texts(sasl.path("items"), "path"));
+        assertEquals("my-cluster-cluster-ca-cert", volumes.get("kafka-tls").path("secret").path("secretName").asText());
+    }
+
+    @Test
+    void serviceMonitorScrapesTheMetricsServiceOfThisRelease() {
+        List<JsonNode> objects = render(t -> t.withValuesFile(GPU_S3_SASL));
+        JsonNode monitor = the(objects, "ServiceMonitor");
+        assertEquals("monitoring.coreos.com/v1", monitor.path("apiVersion").asText());
+        assertEquals("kube-prometheus-stack", monitor.path("metadata").path("labels").path("release").asText());
+        JsonNode service = the(objects, "Service");
+        monitor.path("spec").path("selector").path("matchLabels").fields().forEachRemaining(e ->
+                assertEquals(e.getValue().asText(), service.path("metadata").path("labels").path(e.getKey()).asText(),
+                        "ServiceMonitor selects label " + e.getKey()));
+        assertEquals("metrics", monitor.path("spec").path("endpoints").get(0).path("port").asText());
+        assertEquals("metrics", service.path("spec").path("ports").get(0).path("name").asText());
+        // Flink's native Kubernetes labels of the job manager and task manager pods.
+        assertEquals("cmt-cmt-stream", service.path("spec").path("selector").path("app").asText());
+        assertEquals("flink-native-kubernetes", service.path("spec").path("selector").path("type").asText());
+    }
+
+    @Test
+    void grafanaDashboardConfigMapCarriesTheDashboard() throws Exception {
+        List<JsonNode> objects = render(t -> t.withValuesFile(GPU_S3_SASL));
+        JsonNode dashboard = objects.stream()
+                .filter(o -> o.path("metadata").path("name").asText().endsWith("-dashboard")).findFirst().orElseThrow();
+        assertEquals("1", dashboard.path("metadata").path("labels").path("grafana_dashboard").asText());
+        JsonNode json = Manifests.YAML.readTree(dashboard.path("data").path("cmt-stream.json").asText());
+        assertEquals("cmt-stream", json.path("uid").asText());
+    }
+
+    @Test
+    void flinkConfigurationValuesOverrideTheChartsOwnSettings() {
+        JsonNode conf = the(render(t -> t
+                .set("flinkConfiguration.pipeline\\.max-parallelism", "256")
+                .set("rocksdb.options.state\\.backend\\.rocksdb\\.predefined-options", "DEFAULT")),
+                "FlinkDeployment").path("spec").path("flinkConfiguration");
+        assertEquals("256", conf.path("pipeline.max-parallelism").asText());
+        assertEquals("DEFAULT", conf.path("state.backend.rocksdb.predefined-options").asText());
+    }
+
+    @Test
+    void saslWithoutASecretFailsToRenderNamingTheValue() {
+        Exception e = assertThrows(Exception.class,
+                () -> render(t -> t.set("kafka.sasl.enabled", "true")));
+        assertTrue(e.getMessage().contains("kafka.sasl.secretName"), e.getMessage());
+    }
+
+    @Test
+    void s3WithoutABucketFailsToRenderNamingTheValue() {
+        Exception e = assertThrows(Exception.class, () -> render(t -> t.set("storage.type", "s3")));
+        assertTrue(e.getMessage().contains("storage.s3.bucket"), e.getMessage());
+    }
+
+    // ---- helpers ----
+
+    private static List<JsonNode> render(UnaryOperator<TemplateCommand> options) {
+        String out = options.apply(new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE)).call();
+        return Manifests.parseAll(out);
+    }
+
+    private static void assertValid(List<JsonNode> objects) {
+        List<String> errors = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (JsonNode o : objects) {
+            errors.addAll(Manifests.envelopeErrors(o));
+            String id = o.path("kind").asText() + "/" + o.path("metadata").path("name").asText();
+            if (!seen.add(id)) {
+                errors.add(id + ": rendered twice");
+            }
+            switch (o.path("kind").asText()) {
+                case "FlinkDeployment" -> {
+                    assertEquals("flink.apache.org/v1beta1", o.path("apiVersion").asText());
+                    errors.addAll(Manifests.schemaErrors(o.path("spec"),
+                            Manifests.crdSchema(FLINK_DEPLOYMENT_CRD, "v1beta1").path("properties").path("spec"),
+                            id + " spec"));
+                    errors.addAll(flinkDeploymentErrors(o, objects));
+                }
+                case "ConfigMap" -> o.path("data").fields().forEachRemaining(e -> {
+                    if (!e.getValue().isTextual()) {
+                        errors.add(id + ": data." + e.getKey() + " is not a string");
+                    }
+                });
+                case "Service" -> o.path("spec").path("ports").forEach(p -> {
+                    if (!p.path("port").isInt() || p.path("port").asInt() < 1 || p.path("port").asInt() > 65535) {
+                        errors.add(id + ": bad port " + p);
+                    }
+                    if (!Manifests.isDns1123Label(p.path("name").asText())) {
+                        errors.add(id + ": port name is not a DNS-1123 label " + p);
+                    }
+                });
+                case "PersistentVolumeClaim" -> {
+                    o.path("spec").path("accessModes").forEach(m -> {
+                        if (!Set.of("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+                                .contains(m.asText())) {
+                            errors.add(id + ": bad access mode " + m);
+                        }
+                    });
+                    if (!o.path("spec").path("resources").path("requests").path("storage").asText()
+                            .matches("\\d+(\\.\\d+)?([KMGTPE]i?)?")) {
+                        errors.add(id + ": bad storage request");
+                    }
+                }
+                case "ServiceMonitor" -> {
+                    assertEquals("monitoring.coreos.com/v1", o.path("apiVersion").asText());
+                    o.path("spec").path("endpoints").forEach(ep -> {
+                        if (!ep.path("interval").asText().matches("(\\d+(ms|s|m|h))+")) {
+                            errors.add(id + ": bad scrape interval " + ep);
+                        }
+                    });
+                }
+                default -> errors.add(id + ": unexpected kind");
+            }
+        }
+        assertTrue(errors.isEmpty(), () -> String.join("\n", errors));
+    }
+
+    /** What the CRD schema cannot say: mounts have volumes, referenced ConfigMaps/claims are rendered or given. */
+    private static List<String> flinkDeploymentErrors(JsonNode fd, List<JsonNode> objects) {
+        List<String> errors = new ArrayList<>();
+        String name = fd.path("metadata").path("name").asText();
+        if (name.length() > 45 || !Manifests.isDns1123Label(name)) {
+            errors.add(name + ": Flink's cluster-id must be a DNS-1123 label of at most 45 characters");
+        }
+        JsonNode pod = fd.path("spec").path("podTemplate").path("spec");
+        Set<String> volumes = new HashSet<>();
+        pod.path("volumes").forEach(v -> volumes.add(v.path("name").asText()));
+        pod.path("containers").forEach(c -> c.path("volumeMounts").forEach(m -> {
+            if (!volumes.contains(m.path("name").asText())) {
+                errors.add(name + ": volumeMount " + m.path("name").asText() + " has no volume");
+            }
+        }));
+        Set<String> rendered = objects.stream()
+                .map(o -> o.path("kind").asText() + "/" + o.path("metadata").path("name").asText())
+                .collect(Collectors.toSet());
+        pod.path("volumes").forEach(v -> {
+            String cm = v.path("configMap").path("name").asText("");
+            if (!cm.isEmpty() && !rendered.contains("ConfigMap/" + cm)) {
+                errors.add(name + ": volume " + v.path("name").asText() + " uses ConfigMap " + cm + ", not rendered");
+            }
+        });
+        fd.path("spec").path("flinkConfiguration").fields().forEachRemaining(e -> {
+            if (!e.getValue().isTextual()) {
+                errors.add(name + ": flinkConfiguration." + e.getKey() + " is not a string");
+            }
+        });
+        return errors;
+    }
+
+    private Configuration jobConfig(List<JsonNode> objects) throws Exception {
+        JsonNode cm = objects.stream().filter(o -> "ConfigMap".equals(o.path("kind").asText())
+                && o.path("data").has("cmt-stream.properties")).findFirst().orElseThrow();
+        Path file = Files.writeString(tmp.resolve("cmt-stream-" + System.nanoTime() + ".properties"),
+                cm.path("data").path("cmt-stream.properties").asText());
+        return JobConfig.fromArgs(new String[] {"--config", file.toString()});
+    }
+
+    private static JsonNode the(List<JsonNode> objects, String kind) {
+        List<JsonNode> found = objects.stream().filter(o -> kind.equals(o.path("kind").asText())).toList();
+        assertEquals(1, found.size(), "objects of kind " + kind);
+        return found.get(0);
+    }
+
+    private static Set<String> kinds(List<JsonNode> objects) {
+        return objects.stream().map(o -> o.path("kind").asText()).collect(Collectors.toSet());
+    }
+
+    private static List<String> mountPaths(JsonNode container) {
+        return texts(container.path("volumeMounts"), "mountPath");
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
+    private static List<String> texts(JsonNode array, String field) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.path(field).asText()));
+        return out;
+    }
+}

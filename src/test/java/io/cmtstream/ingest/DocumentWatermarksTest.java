@@ -38,9 +38,34 @@ class DocumentWatermarksTest {
     @Test
     void quietPartitionAdvancesWithTheWallClockSoQueriesAreNotHeldForever() {
         watermarks.onEvent("d", 5_000, output);
+        watermarks.onPeriodicEmit(output);
         clock.addAndGet(1_500);
         watermarks.onPeriodicEmit(output);
-        assertEquals(List.of(1_000_500L), emitted);
+        assertEquals(List.of(4_799L, 1_000_500L), emitted);
+    }
+
+    @Test
+    void partitionBlockedBehindASlowOperatorIsNotQuiet() {
+        // A document went out, then the source was blocked for longer than the idle timeout (the compressor was
+        // busy): documents may still be unread, so the wall clock must not overtake them.
+        watermarks.onEvent("d", 5_000, output);
+        clock.addAndGet(1_500);
+        watermarks.onPeriodicEmit(output);
+        assertEquals(List.of(4_799L), emitted);
+        clock.addAndGet(1_000);
+        watermarks.onPeriodicEmit(output);
+        assertEquals(List.of(4_799L, 1_001_500L), emitted);
+    }
+
+    @Test
+    void timeTheSourceSpendsBackpressuredDoesNotCountAsQuiet() {
+        AtomicLong activity = new AtomicLong(0);
+        DocumentWatermarks<Object> paused = new DocumentWatermarks<>(200, 1000, clock::get, activity::get);
+        paused.onEvent("d", 5_000, output);
+        paused.onPeriodicEmit(output);
+        clock.addAndGet(5_000); // backpressured: the activity clock stands still
+        paused.onPeriodicEmit(output);
+        assertEquals(List.of(4_799L), emitted);
     }
 
     @Test

@@ -1,8 +1,6 @@
 package io.cmtstream.app;
 
 import io.cmtstream.avro.Answer;
-import io.cmtstream.avro.Document;
-import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.eval.SquadDataset;
@@ -45,9 +43,7 @@ public final class StreamingDemo {
         int documents = 0;
         for (SquadDataset.Article article : data.articles()) {
             for (SquadDataset.Paragraph p : article.paragraphs()) {
-                client.publish(Document.newBuilder().setTenant(tenant).setId(p.id()).setText(p.context())
-                        .setTitle(p.title()).setSource("squad-v1.1-dev").setOp(DocumentOp.UPSERT)
-                        .setPublishedAt(Instant.now()).build());
+                client.publish(p.asDocument(tenant));
                 documents++;
             }
             client.flush();

@@ -43,7 +43,14 @@ public final class SquadDataset {
      * @param index 0-based position in the article
      * @param context the paragraph text
      */
-    public record Paragraph(String id, String title, int index, String context) {}
+    public record Paragraph(String id, String title, int index, String context) {
+        /** This paragraph as a document of {@code tenant}, published now: how every tool streams SQuAD. */
+        public io.cmtstream.avro.Document asDocument(String tenant) {
+            return io.cmtstream.avro.Document.newBuilder().setTenant(tenant).setId(id).setText(context)
+                    .setTitle(title).setSource("squad-v1.1-dev").setOp(io.cmtstream.avro.DocumentOp.UPSERT)
+                    .setPublishedAt(java.time.Instant.now()).build();
+        }
+    }
 
     /**
      * One question with its crowd-sourced reference answers.

@@ -4,8 +4,6 @@ import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.app.Flags;
 import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
-import io.cmtstream.avro.Document;
-import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
@@ -82,9 +80,7 @@ public final class StreamingEvaluation {
         int expected = 0;
         for (SquadDataset.Article article : data.articles()) {
             for (SquadDataset.Paragraph p : article.paragraphs()) {
-                client.publish(Document.newBuilder().setTenant(tenant).setId(p.id()).setText(p.context())
-                        .setTitle(p.title()).setSource("squad-v1.1-dev").setOp(DocumentOp.UPSERT)
-                        .setPublishedAt(Instant.now()).build());
+                client.publish(p.asDocument(tenant));
                 documents++;
             }
             client.flush();

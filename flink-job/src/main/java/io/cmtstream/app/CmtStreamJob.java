@@ -122,9 +122,13 @@ public final class CmtStreamJob {
                         "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");
 
+        // Not chained to the source: a chained async operator whose queue is full blocks the source in the middle
+        // of emitting a document while the source's periodic watermark still runs, and that watermark (which may
+        // have advanced with the wall clock, see DocumentWatermarks) would overtake the document. Across a network
+        // edge the source sees plain backpressure instead, which also pauses its idle clock.
         DataStream<CompressedDocument> compressed = AsyncDataStream
                 .orderedWait(documents, new CompressDocuments(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
-                .uid("compress").name("compress documents");
+                .uid("compress").name("compress documents").startNewChain();
         DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream

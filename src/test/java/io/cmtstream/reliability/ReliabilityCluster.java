@@ -1,0 +1,360 @@
+package io.cmtstream.reliability;
+
+import io.cmtstream.app.CmtStreamJob;
+import io.cmtstream.app.CmtStreamOptions;
+import io.cmtstream.app.EmbeddedKafka;
+import io.cmtstream.app.JobConfig;
+import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.DeadLetter;
+import io.cmtstream.avro.Document;
+import io.cmtstream.avro.DocumentOp;
+import io.cmtstream.avro.Query;
+import io.cmtstream.client.AvroBytes;
+import io.cmtstream.ingest.AvroDecoder;
+import io.cmtstream.ingest.InvalidRecordException;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.graph.StreamGraph;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Real components for the reliability tests: one in-process Kafka broker (KRaft, 2 partitions per topic) and one
+ * Flink MiniCluster with a chosen number of task managers, to which the job built by {@link CmtStreamJob} is
+ * submitted as a job graph (so task managers can be killed and jobs stopped with a savepoint and restored).
+ * One per test class.
+ */
+final class ReliabilityCluster implements AutoCloseable {
+    /**
+     * The retrieval-only model (real bge-small keys, no reader) unless {@code -Dcmt.test.model=DIR} names another:
+     * what these tests count does not depend on the answer text.
+     */
+    static final Path MODEL = Path.of(System.getProperty("cmt.test.model", "src/test/resources/models/retrieval-only"));
+    static final Duration TIMEOUT = Duration.ofSeconds(90);
+
+    final EmbeddedKafka kafka;
+    final MiniCluster flink;
+    final Path work;
+    private final KafkaProducer<byte[], byte[]> producer;
+
+    private ReliabilityCluster(EmbeddedKafka kafka, MiniCluster flink, Path work) {
+        this.kafka = kafka;
+        this.flink = flink;
+        this.work = work;
+        Properties p = new Properties();
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        this.producer = new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    /**
+     * Starts the broker (the job's four default topics plus {@code extraTopics}) and a MiniCluster of
+     * {@code taskManagers} x {@code slots}, restarting failed jobs with a fixed delay.
+     */
+    static ReliabilityCluster start(int taskManagers, int slots, String... extraTopics) throws Exception {
+        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
+        topics.addAll(List.of(extraTopics));
+        EmbeddedKafka kafka = new EmbeddedKafka(2, topics.toArray(new String[0]));
+        try {
+            Path work = Files.createTempDirectory("cmt-reliability");
+            Configuration conf = new Configuration();
+            conf.setString("restart-strategy.type", "fixed-delay");
+            conf.setString("restart-strategy.fixed-delay.attempts", "1000");
+            conf.setString("restart-strategy.fixed-delay.delay", "1 s");
+            conf.setString("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
+            conf.setString("state.savepoints.dir", work.resolve("savepoints").toUri().toString());
+            MiniCluster flink = new MiniCluster(new MiniClusterConfiguration.Builder()
+                    .setConfiguration(conf)
+                    .setNumTaskManagers(taskManagers)
+                    .setNumSlotsPerTaskManager(slots)
+                    .withRandomPorts()
+                    .build());
+            flink.start();
+            return new ReliabilityCluster(kafka, flink, work);
+        } catch (Exception | Error e) {
+            kafka.close();
+            throw e;
+        }
+    }
+
+    /** The job options of these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards; then overrides. */
+    Map<String, String> settings(Map<String, String> overrides) {
+        Map<String, String> s = new LinkedHashMap<>();
+        s.put("cmt.kafka.bootstrap-servers", kafka.bootstrapServers());
+        s.put("cmt.kafka.starting-offsets", "EARLIEST");
+        s.put("cmt.model.dir", MODEL.toString());
+        s.put("cmt.memory.shards", "3");
+        s.put("cmt.checkpoint.interval", "1 s");
+        s.put("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
+        s.putAll(overrides);
+        return s;
+    }
+
+    /** Builds the job with {@code overrides} and submits it at {@code parallelism}, from a savepoint if given. */
+    JobID submit(Map<String, String> overrides, int parallelism, String savepoint) throws Exception {
+        JobID id = submit(overrides, parallelism, savepoint, false);
+        await("job " + id + " running", () -> status(id) == JobStatus.RUNNING);
+        return id;
+    }
+
+    /** Submits without waiting for the job to run (it may fail at once). */
+    JobID submitWithoutWaiting(Map<String, String> overrides, int parallelism) throws Exception {
+        return submit(overrides, parallelism, null, false);
+    }
+
+    private JobID submit(Map<String, String> overrides, int parallelism, String savepoint, boolean unused)
+            throws Exception {
+        Configuration conf = JobConfig.fromMap(settings(overrides));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+        env.setParallelism(parallelism);
+        CmtStreamJob.build(env, conf);
+        StreamGraph graph = env.getStreamGraph();
+        graph.setJobName(conf.get(CmtStreamOptions.JOB_NAME));
+        JobGraph job = graph.getJobGraph();
+        if (savepoint != null) {
+            job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
+        }
+        return flink.submitJob(job).get().getJobID();
+    }
+
+    JobStatus status(JobID job) {
+        try {
+            return flink.getJobStatus(job).get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    CheckpointStatsSnapshot checkpoints(JobID job) throws Exception {
+        return flink.getExecutionGraph(job).get(10, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+    }
+
+    /** Waits until {@code job} has completed {@code count} more checkpoints than it had when called. */
+    void awaitCheckpoints(JobID job, int count) throws Exception {
+        long target = checkpoints(job).getCounts().getNumberOfCompletedCheckpoints() + count;
+        await(count + " checkpoints of " + job, () -> {
+            try {
+                return checkpoints(job).getCounts().getNumberOfCompletedCheckpoints() >= target;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    /** Stops {@code job} with a savepoint (sources drained of nothing: offsets and state are in it); its path. */
+    String stopWithSavepoint(JobID job) throws Exception {
+        String path = flink.stopWithSavepoint(job, work.resolve("savepoints").toUri().toString(), false,
+                SavepointFormatType.CANONICAL).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+        await("job " + job + " finished", () -> status(job).isGloballyTerminalState());
+        return path;
+    }
+
+    RecordMetadata send(String topic, Integer partition, String key, byte[] value) {
+        try {
+            return producer.send(new ProducerRecord<>(topic, partition,
+                    key == null ? null : key.getBytes(StandardCharsets.UTF_8), value)).get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot send to " + topic, e);
+        }
+    }
+
+    RecordMetadata publish(Document d) {
+        return send("documents", null, d.getTenant() + "/" + d.getId(), AvroBytes.encode(d));
+    }
+
+    RecordMetadata publish(Query q) {
+        return send("queries", null, q.getTenant() + "/" + q.getId(), AvroBytes.encode(q));
+    }
+
+    Answers answers() {
+        return new Answers(consumer("answers"));
+    }
+
+    Answers answers(String topic) {
+        return new Answers(consumer(topic));
+    }
+
+    /** Reads dead letters until {@code count} arrived, then {@code quiet} more, to catch any extra. */
+    List<ConsumerRecord<byte[], byte[]>> readDeadLetters(int count, Duration quiet) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = consumer("dead-letters")) {
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (out.size() < count && System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+            long quietEnd = System.nanoTime() + quiet.toNanos();
+            while (System.nanoTime() < quietEnd) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    KafkaConsumer<byte[], byte[]> consumer(String topic) {
+        Properties c = new Properties();
+        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        c.put(ConsumerConfig.GROUP_ID_CONFIG, "reliability-" + UUID.randomUUID());
+        c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        consumer.subscribe(List.of(topic));
+        return consumer;
+    }
+
+    static void await(String what, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + TIMEOUT + " waiting for " + what);
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted waiting for " + what);
+            }
+        }
+    }
+
+    static Document document(String tenant, String id, String text) {
+        return document(tenant, id, text, Instant.now());
+    }
+
+    static Document document(String tenant, String id, String text, Instant publishedAt) {
+        return Document.newBuilder().setTenant(tenant).setId(id).setText(text).setOp(DocumentOp.UPSERT)
+                .setPublishedAt(publishedAt).build();
+    }
+
+    static Document delete(String tenant, String id) {
+        return Document.newBuilder().setTenant(tenant).setId(id).setText("").setOp(DocumentOp.DELETE)
+                .setPublishedAt(Instant.now()).build();
+    }
+
+    static Query query(String tenant, String id, String question, Integer topK) {
+        return Query.newBuilder().setTenant(tenant).setId(id).setQuestion(question).setTopK(topK)
+                .setAskedAt(Instant.now()).build();
+    }
+
+    static DeadLetter decodeDeadLetter(byte[] bytes) {
+        try {
+            return new AvroDecoder<>(DeadLetter.class).decode(bytes);
+        } catch (InvalidRecordException e) {
+            throw new AssertionError("dead letter is not an Avro DeadLetter: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            producer.close(Duration.ofSeconds(5));
+            // Cancel first: a MiniCluster closed under a running job logs every task's failure.
+            for (var j : flink.listJobs().get(10, TimeUnit.SECONDS)) {
+                if (!j.getJobState().isGloballyTerminalState()) {
+                    flink.cancelJob(j.getJobId()).get(10, TimeUnit.SECONDS);
+                    await("job " + j.getJobId() + " cancelled", () -> status(j.getJobId()).isGloballyTerminalState());
+                }
+            }
+            flink.close();
+        } finally {
+            kafka.close();
+        }
+    }
+
+    /**
+     * The answers topic as a read_committed consumer sees it: every answer kept per (tenant, queryId), with the
+     * wall-clock time it first became visible. Not thread-safe.
+     */
+    static final class Answers implements AutoCloseable {
+        private final KafkaConsumer<byte[], byte[]> consumer;
+        private final AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
+        final Map<String, List<Answer>> byQuery = new LinkedHashMap<>();
+        final Map<String, Long> visibleAt = new LinkedHashMap<>();
+
+        Answers(KafkaConsumer<byte[], byte[]> consumer) {
+            this.consumer = consumer;
+        }
+
+        static String key(String tenant, String queryId) {
+            return tenant + "/" + queryId;
+        }
+
+        void poll(Duration timeout) {
+            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(timeout)) {
+                long now = System.currentTimeMillis();
+                Answer a;
+                try {
+                    a = decoder.decode(r.value());
+                } catch (InvalidRecordException e) {
+                    throw new AssertionError("not an Answer at offset " + r.offset() + ": " + e.getMessage());
+                }
+                String k = key(a.getTenant(), a.getQueryId());
+                byQuery.computeIfAbsent(k, x -> new ArrayList<>()).add(a);
+                visibleAt.putIfAbsent(k, now);
+            }
+        }
+
+        /** Polls until every one of {@code keys} has an answer; returns the first answer of each. */
+        Map<String, Answer> await(List<String> keys) {
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (!byQuery.keySet().containsAll(keys) && System.nanoTime() < deadline) {
+                poll(Duration.ofMillis(100));
+            }
+            List<String> missing = keys.stream().filter(k -> !byQuery.containsKey(k)).toList();
+            if (!missing.isEmpty()) {
+                throw new AssertionError("no answer within " + TIMEOUT + " for " + missing);
+            }
+            Map<String, Answer> out = new LinkedHashMap<>();
+            keys.forEach(k -> out.put(k, byQuery.get(k).get(0)));
+            return out;
+        }
+
+        Answer await(String tenant, String queryId) {
+            return await(List.of(key(tenant, queryId))).get(key(tenant, queryId));
+        }
+
+        /** Keeps polling for {@code duration}, so that a duplicate committed later would be seen. */
+        void drain(Duration duration) {
+            long end = System.nanoTime() + duration.toNanos();
+            while (System.nanoTime() < end) {
+                poll(Duration.ofMillis(100));
+            }
+        }
+
+        @Override
+        public void close() {
+            consumer.close(Duration.ofSeconds(5));
+        }
+    }
+}

@@ -45,6 +45,30 @@ class SelfMatcherTest {
     }
 
     @Test
+    void batchOfQueriesMatchesExactlyLikeOneAtATime() {
+        Random random = new Random(11);
+        KeyMatrix keys = new KeyMatrix();
+        for (int i = 0; i < 300; i++) {
+            keys.put("d" + i, randomKey(random));
+        }
+        float[][] queries = {randomKey(random), randomKey(random), randomKey(random)};
+        int[] ks = {1, 5, 400};
+        List<List<SelfMatcher.Match>> batch = SelfMatcher.topK(keys, queries, ks);
+        for (int q = 0; q < queries.length; q++) {
+            assertEquals(SelfMatcher.topK(keys, queries[q], ks[q]), batch.get(q));
+        }
+        assertEquals(300, batch.get(2).size());
+    }
+
+    private static float[] randomKey(Random random) {
+        float[] k = new float[8];
+        for (int j = 0; j < k.length; j++) {
+            k[j] = (float) random.nextGaussian();
+        }
+        return k;
+    }
+
+    @Test
     void tiesBreakOnDocIdSoResultsAreReproducible() {
         KeyMatrix keys = new KeyMatrix();
         keys.put("b", new float[] {1, 0});

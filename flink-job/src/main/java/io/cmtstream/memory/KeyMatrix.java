@@ -72,6 +72,25 @@ public final class KeyMatrix {
         return ids.get(row);
     }
 
+    /**
+     * Dot products of every query with every row, {@code scores[q][0..size)}, reading the matrix once for the whole
+     * batch: past a few thousand rows the matrix no longer fits in cache and memory bandwidth is the cost.
+     */
+    void scoreAll(float[][] queries, float[][] scores) {
+        int n = ids.size();
+        for (int r = 0; r < n; r++) {
+            int base = r * dim;
+            for (int q = 0; q < queries.length; q++) {
+                float[] query = queries[q];
+                float s = 0f;
+                for (int j = 0; j < dim; j++) {
+                    s += rows[base + j] * query[j];
+                }
+                scores[q][r] = s;
+            }
+        }
+    }
+
     /** Dot product of {@code query} with every row, written into {@code scores[0..size)}. */
     void scoreAll(float[] query, float[] scores) {
         int n = ids.size();

@@ -64,9 +64,21 @@ public final class MemoryBank {
         return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
     }
 
+    /** {@link #topK} for several queries with one pass over the key matrix. */
+    public List<List<MemoryHit>> topK(float[][] queryKeys, int[] ks) throws Exception {
+        List<List<MemoryHit>> out = new ArrayList<>(queryKeys.length);
+        for (List<SelfMatcher.Match> matches : SelfMatcher.topK(keys, queryKeys, ks)) {
+            out.add(hits(matches));
+        }
+        return out;
+    }
+
     /** The k memories whose keys best match {@code queryKey}, best first, with their memory tokens. */
     public List<MemoryHit> topK(float[] queryKey, int k) throws Exception {
-        List<SelfMatcher.Match> matches = SelfMatcher.topK(keys, queryKey, k);
+        return hits(SelfMatcher.topK(keys, queryKey, k));
+    }
+
+    private List<MemoryHit> hits(List<SelfMatcher.Match> matches) throws Exception {
         List<MemoryHit> hits = new ArrayList<>(matches.size());
         for (SelfMatcher.Match m : matches) {
             Memory memory = store.get(m.docId());

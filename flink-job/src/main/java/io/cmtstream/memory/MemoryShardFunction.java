@@ -97,24 +97,55 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         }
         for (ShardQuery q : due) {
             pending.remove(q.queryId);
-            out.collect(match(ctx.getCurrentKey(), q));
+        }
+        MemoryBank bank = bank(ctx.getCurrentKey());
+        List<ShardQuery> open = new ArrayList<>();
+        for (ShardQuery q : due) {
+            if (q.restrictTo == null) {
+                open.add(q);
+            } else {
+                out.collect(match(bank, q));
+            }
+        }
+        if (open.isEmpty()) {
+            return;
+        }
+        // Queries released by the same watermark share one pass over the key matrix.
+        long started = System.nanoTime();
+        float[][] keys = new float[open.size()][];
+        int[] ks = new int[open.size()];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = open.get(i).key;
+            ks[i] = open.get(i).topK;
+        }
+        List<List<MemoryHit>> hits = bank.topK(keys, ks);
+        long perQuery = (System.nanoTime() - started) / open.size();
+        for (int i = 0; i < keys.length; i++) {
+            out.collect(result(bank, open.get(i), hits.get(i), perQuery));
         }
     }
 
     private ShardHits match(String shardKey, ShardQuery query) throws Exception {
+        return match(bank(shardKey), query);
+    }
+
+    private ShardHits match(MemoryBank bank, ShardQuery query) throws Exception {
         long started = System.nanoTime();
-        MemoryBank bank = bank(shardKey);
+        List<MemoryHit> hits = query.restrictTo == null
+                ? bank.topK(query.key, query.topK)
+                : bank.topKAmong(query.key, List.of(query.restrictTo), query.topK);
+        return result(bank, query, hits, System.nanoTime() - started);
+    }
+
+    private ShardHits result(MemoryBank bank, ShardQuery query, List<MemoryHit> hits, long matchNanos) {
         ShardHits result = new ShardHits();
         result.tenant = query.tenant;
         result.queryId = query.queryId;
         result.shard = query.shard;
         result.searched = bank.size();
-        List<MemoryHit> hits = query.restrictTo == null
-                ? bank.topK(query.key, query.topK)
-                : bank.topKAmong(query.key, List.of(query.restrictTo), query.topK);
         result.hits = hits.toArray(new MemoryHit[0]);
-        result.matchNanos = System.nanoTime() - started;
-        matchMicros.update(result.matchNanos / 1000);
+        result.matchNanos = matchNanos;
+        matchMicros.update(matchNanos / 1000);
         queriesMatched.inc();
         return result;
     }

@@ -12,6 +12,29 @@ import java.util.PriorityQueue;
 public final class SelfMatcher {
     private SelfMatcher() {}
 
+    /** The k best matches of each query, as {@link #topK(KeyMatrix, float[], int)}, in one pass over the keys. */
+    public static List<List<Match>> topK(KeyMatrix keys, float[][] queries, int[] ks) {
+        int n = keys.size();
+        List<List<Match>> out = new ArrayList<>(queries.length);
+        if (n == 0) {
+            for (int q = 0; q < queries.length; q++) {
+                out.add(List.of());
+            }
+            return out;
+        }
+        for (float[] query : queries) {
+            if (query.length != keys.dim()) {
+                throw new IllegalArgumentException("query key has " + query.length + " dims, bank has " + keys.dim());
+            }
+        }
+        float[][] scores = new float[queries.length][n];
+        keys.scoreAll(queries, scores);
+        for (int q = 0; q < queries.length; q++) {
+            out.add(best(keys, scores[q], ks[q]));
+        }
+        return out;
+    }
+
     /** A scored document id. */
     public record Match(String docId, float score) {}
 
@@ -26,8 +49,15 @@ public final class SelfMatcher {
         }
         float[] scores = new float[n];
         keys.scoreAll(query, scores);
+        return best(keys, scores, k);
+    }
+
+    private static List<Match> best(KeyMatrix keys, float[] scores, int k) {
+        if (k <= 0) {
+            return List.of();
+        }
         PriorityQueue<Match> best = new PriorityQueue<>(k + 1, SelfMatcher::worseFirst);
-        for (int r = 0; r < n; r++) {
+        for (int r = 0; r < keys.size(); r++) {
             if (best.size() < k || scores[r] > best.peek().score()) {
                 best.add(new Match(keys.idAt(r), scores[r]));
                 if (best.size() > k) {

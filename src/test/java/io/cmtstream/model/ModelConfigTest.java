@@ -70,6 +70,17 @@ class ModelConfigTest {
         assertEquals(new ModelConfig.SpecialTokens(0, 101, 102), config.tokens());
         assertEquals(new ModelInfo("cmt-test", "2026-01-01-abc123", 384, 256, 16, true, 256), config.info());
         assertEquals(24, config.maxAnswerTokens());
+        assertEquals(0, config.defaultTopK(), "optional, absent");
+    }
+
+    @Test
+    void readsTheOptionalDefaultTopK() throws IOException {
+        ObjectNode root = fullModel();
+        root.put("defaultTopK", 3);
+        write(root);
+        assertEquals(3, ModelConfig.read(dir).defaultTopK());
+        root.put("defaultTopK", 0);
+        assertTrue(failure(root).contains("'defaultTopK' must be positive"));
     }
 
     @Test

@@ -29,7 +29,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 class ParityITCase {
 
-    private static final Path FIXTURES = Path.of("src/test/resources/parity");
+    /** Overridable to check a freshly made fixture before it replaces the committed one. */
+    private static final Path FIXTURES = Path.of(System.getProperty("cmt.parity.dir", "src/test/resources/parity"));
     private static final double MAX_RELATIVE_ERROR = 1e-3;
 
     private static DjlCmtModel model;
@@ -172,6 +173,7 @@ class ParityITCase {
             }
         }
         double relative = scale == 0 ? worst : worst / scale;
+        System.out.printf("parity %s: relative error %.2e%n", what, relative);
         assertTrue(relative < MAX_RELATIVE_ERROR, what + ": relative error " + relative + " (at " + worstAt
                 + ": python " + expected[worstAt] + ", java " + actual[worstAt] + ")");
     }

@@ -82,6 +82,7 @@ public final class DjlCmtModel implements CmtModel {
      * @throws ModelLoadException naming the missing or corrupt file, or the key of model.json at fault
      */
     public static DjlCmtModel load(Path dir, String device) {
+        ModelSpec.checkDevice(device);
         long started = System.nanoTime();
         ModelConfig config = ModelConfig.read(dir);
         Path json = ModelConfig.modelJson(dir);

@@ -30,6 +30,7 @@ import java.util.Objects;
  * @param maxAnswerTokens most tokens the reader generates (0 for a retrieval-only model)
  * @param tokens special token ids
  * @param files the TorchScript files, or null for a retrieval-only model
+ * @param defaultTopK the k the model was tuned with (optional {@code defaultTopK}), 0 when model.json has none
  */
 public record ModelConfig(
         Path dir,
@@ -41,7 +42,8 @@ public record ModelConfig(
         int maxQueryTokens,
         int maxAnswerTokens,
         SpecialTokens tokens,
-        ModelFiles files) {
+        ModelFiles files,
+        int defaultTopK) {
 
     /** The contract version this runtime reads. */
     public static final String FORMAT = "cmt-model/1";
@@ -160,11 +162,12 @@ public record ModelConfig(
         }
         JsonNode t = keys.object(root, "tokens");
         int pad = keys.nonNegativeInt(t, "tokens.pad");
+        int defaultTopK = root.hasNonNull("defaultTopK") ? keys.positiveInt(root, "defaultTopK") : 0;
 
         if (retrievalOnly) {
             Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0, 0, 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK);
         }
 
         JsonNode d = keys.object(root, "dims");
@@ -187,7 +190,7 @@ public record ModelConfig(
         ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "compressor"),
                 keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files);
+                maxAnswerTokens, tokens, files, defaultTopK);
     }
 
     /** Typed look-ups that name model.json and the dotted key in every failure. */

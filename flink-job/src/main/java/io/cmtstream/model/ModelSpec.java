@@ -36,10 +36,7 @@ public record ModelSpec(String modelDir, int maxBatchSize, long maxBatchDelayMil
         if (maxBatchDelayMillis < 0) {
             throw new IllegalArgumentException("maxBatchDelayMillis must be >= 0, was " + maxBatchDelayMillis);
         }
-        Objects.requireNonNull(device, "device");
-        if (!DEVICES.contains(device)) {
-            throw new IllegalArgumentException("device must be one of auto, cpu, gpu; was '" + device + "'");
-        }
+        checkDevice(device);
     }
 
     /** The model in {@code modelDir} with the default batching and device. */
@@ -60,6 +57,14 @@ public record ModelSpec(String modelDir, int maxBatchSize, long maxBatchDelayMil
     /** This spec with another {@link #device()}. */
     public ModelSpec withDevice(String newDevice) {
         return new ModelSpec(modelDir, maxBatchSize, maxBatchDelayMillis, newDevice);
+    }
+
+    static String checkDevice(String device) {
+        Objects.requireNonNull(device, "device");
+        if (!DEVICES.contains(device)) {
+            throw new IllegalArgumentException("device must be one of auto, cpu, gpu; was '" + device + "'");
+        }
+        return device;
     }
 
     /** {@link #maxBatchDelayMillis} as a duration. */

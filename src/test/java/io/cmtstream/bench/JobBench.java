@@ -181,7 +181,9 @@ final class JobBench {
                 Thread.sleep(100);
                 client.pollAnswers(Duration.ZERO).forEach(a -> answers.put(a.getQueryId(), a));
             }
-            answers.putAll(await(client, ids, Duration.ofMinutes(10)));
+            Set<String> missing = new java.util.HashSet<>(ids);
+            missing.removeAll(answers.keySet());
+            answers.putAll(await(client, missing, Duration.ofMinutes(10)));
             List<Double> latency = new ArrayList<>();
             List<Double> match = new ArrayList<>();
             for (String id : ids) {

@@ -69,12 +69,7 @@ class ConsistencyITCase {
 
     @AfterAll
     void stop() throws Exception {
-        if (answers != null) {
-            answers.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
+        ReliabilityCluster.closeAll(answers, cluster);
     }
 
     @Test

@@ -67,12 +67,7 @@ class FailureRecoveryITCase {
 
     @AfterAll
     void stop() throws Exception {
-        if (answers != null) {
-            answers.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
+        ReliabilityCluster.closeAll(answers, cluster);
     }
 
     @Test

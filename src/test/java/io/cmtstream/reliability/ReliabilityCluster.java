@@ -233,6 +233,15 @@ final class ReliabilityCluster implements AutoCloseable {
         return consumer;
     }
 
+    /** Closes what a test class opened, in order, skipping what was never opened. */
+    static void closeAll(AutoCloseable... resources) throws Exception {
+        for (AutoCloseable r : resources) {
+            if (r != null) {
+                r.close();
+            }
+        }
+    }
+
     static void await(String what, BooleanSupplier condition) {
         long deadline = System.nanoTime() + TIMEOUT.toNanos();
         while (!condition.getAsBoolean()) {

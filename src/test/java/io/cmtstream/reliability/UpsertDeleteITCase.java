@@ -50,12 +50,7 @@ class UpsertDeleteITCase {
 
     @AfterAll
     void stop() throws Exception {
-        if (answers != null) {
-            answers.close();
-        }
-        if (cluster != null) {
-            cluster.close();
-        }
+        ReliabilityCluster.closeAll(answers, cluster);
     }
 
     @Test

@@ -67,16 +67,9 @@ public final class DenseRetriever {
         return hits;
     }
 
-    /** Dot product of two keys of equal length. */
+    /** The job's own matching score (float arithmetic, as in the memory bank), so offline figures equal the job's. */
     public static double dot(float[] a, float[] b) {
-        if (a.length != b.length) {
-            throw new IllegalArgumentException("lengths differ: " + a.length + " and " + b.length);
-        }
-        double sum = 0;
-        for (int i = 0; i < a.length; i++) {
-            sum += (double) a[i] * b[i];
-        }
-        return sum;
+        return io.cmtstream.memory.SelfMatcher.dot(a, b);
     }
 
     public int size() {

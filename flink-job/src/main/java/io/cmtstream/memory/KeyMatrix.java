@@ -31,8 +31,8 @@ public final class KeyMatrix {
         return ids.size();
     }
 
-    /** Adds or replaces the key of {@code docId}. */
-    public void put(String docId, float[] key) {
+    /** Adds or replaces the key of {@code docId}; returns true if it replaced one. */
+    public boolean put(String docId, float[] key) {
         if (dim == 0) {
             dim = key.length;
         }
@@ -40,6 +40,7 @@ public final class KeyMatrix {
             throw new IllegalArgumentException("key of " + docId + " has " + key.length + " dims, expected " + dim);
         }
         Integer row = rowOf.get(docId);
+        boolean replaced = row != null;
         if (row == null) {
             row = ids.size();
             if ((row + 1) * dim > rows.length) {
@@ -49,6 +50,7 @@ public final class KeyMatrix {
             rowOf.put(docId, row);
         }
         System.arraycopy(key, 0, rows, row * dim, dim);
+        return replaced;
     }
 
     /** Removes {@code docId}; the last row moves into its place so the matrix stays dense. */
@@ -93,14 +95,6 @@ public final class KeyMatrix {
 
     /** Dot product of {@code query} with every row, written into {@code scores[0..size)}. */
     void scoreAll(float[] query, float[] scores) {
-        int n = ids.size();
-        for (int r = 0; r < n; r++) {
-            int base = r * dim;
-            float s = 0f;
-            for (int j = 0; j < dim; j++) {
-                s += rows[base + j] * query[j];
-            }
-            scores[r] = s;
-        }
+        scoreAll(new float[][] {query}, new float[][] {scores});
     }
 }

@@ -31,12 +31,13 @@ public final class MemoryBank {
         return matrix;
     }
 
-    /** Stores the memory, replacing any earlier memory of the same document. Returns true if it replaced one. */
+    /**
+     * Stores the memory, replacing any earlier memory of the same document. Returns true if it replaced one (the
+     * key matrix mirrors state, so this costs no state read).
+     */
     public boolean upsert(Memory memory) throws Exception {
-        boolean replaced = store.get(memory.docId) != null;
         store.put(memory.docId, memory);
-        keys.put(memory.docId, memory.key);
-        return replaced;
+        return keys.put(memory.docId, memory.key);
     }
 
     /** Forgets the document. Returns true if it was there. */

@@ -93,7 +93,7 @@ class ConsistencyITCase {
             // backdating plus delay stays within the out-of-orderness.
             long delay = random.nextInt(300);
             long backdate = random.nextInt(300);
-            sleep(delay);
+            ReliabilityCluster.sleep(delay);
             send(document(tenant, "late", "A late note about harbours and tides.", askedAt.minusMillis(backdate)),
                     documentPartition);
             keys.add(ReliabilityCluster.Answers.key(tenant, "q"));
@@ -116,10 +116,10 @@ class ConsistencyITCase {
         String tenant = "quiet";
         send(document(tenant, "d", "A note about quiet libraries."), 0);
         answersWithin(tenant, "settle", Long.MAX_VALUE);
-        sleep(IDLE_TIMEOUT_MS + 1000); // every documents partition is now quiet
+        ReliabilityCluster.sleep(IDLE_TIMEOUT_MS + 1000); // every documents partition is now quiet
         long allQuiet = answersWithin(tenant, "all-quiet", bound);
         startNoise(0); // partition 0 busy with another tenant's documents, partition 1 quiet
-        sleep(500);
+        ReliabilityCluster.sleep(500);
         long oneQuiet = answersWithin(tenant, "one-quiet", bound);
         System.out.printf("CONSISTENCY idle bound: askedAt->visible %d ms (all partitions quiet), %d ms (one "
                 + "quiet), bound %d ms (idle %d + checkpoint %d + slack %d)%n", allQuiet, oneQuiet, bound,
@@ -143,7 +143,7 @@ class ConsistencyITCase {
             int i = 0;
             while (noise.get()) {
                 send(document("noise", "n" + (i++ % 50), "Noise document " + i + " about nothing much."), partition);
-                sleep(50);
+                ReliabilityCluster.sleep(50);
             }
         }, "noise");
         noiseThread.start();
@@ -151,14 +151,5 @@ class ConsistencyITCase {
 
     private void send(Document d, int partition) {
         cluster.send("documents", partition, d.getTenant() + "/" + d.getId(), AvroBytes.encode(d));
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -142,7 +142,7 @@ class FailureRecoveryITCase {
                 cluster.publish(query(TENANT, qid, "Which " + TOPICS[i % TOPICS.length] + " are described?", null));
                 queries.add(ReliabilityCluster.Answers.key(TENANT, qid));
             }
-            sleep(40);
+            ReliabilityCluster.sleep(40);
         }
     }
 
@@ -183,14 +183,5 @@ class FailureRecoveryITCase {
     private static String text(int i) {
         return "Record " + i + " of the archive is about " + TOPICS[i % TOPICS.length] + ": entry " + (i * 7919 % 1000)
                 + " lists its names, dates and places.";
-    }
-
-    private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }

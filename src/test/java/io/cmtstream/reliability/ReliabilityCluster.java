@@ -233,6 +233,16 @@ final class ReliabilityCluster implements AutoCloseable {
         return consumer;
     }
 
+    /** Thread.sleep for test pacing; an interrupt ends the test. */
+    static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Closes what a test class opened, in order, skipping what was never opened. */
     static void closeAll(AutoCloseable... resources) throws Exception {
         for (AutoCloseable r : resources) {

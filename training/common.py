@@ -41,15 +41,18 @@ class Features:
         self.P, self.Poff, self.Q, self.Qoff = d["P"], d["Poff"], d["Q"], d["Qoff"]
 
     def batch(self, which, idx):
-        X, off = (self.P, self.Poff) if which == "p" else (self.Q, self.Qoff)
+        """(hidden [B, L, H], token ids [B, L], mask [B, L]) of paragraphs ("p") or questions ("q"), padded."""
+        X, off, items = (self.P, self.Poff, self.paras) if which == "p" else (self.Q, self.Qoff, self.qs)
         lens = [int(off[i + 1] - off[i]) for i in idx]
         L = max(lens)
         h = torch.zeros(len(idx), L, X.size(1))
+        ids = torch.zeros(len(idx), L, dtype=torch.long)
         m = torch.zeros(len(idx), L)
         for r, i in enumerate(idx):
             h[r, :lens[r]] = X[off[i]:off[i + 1]]
+            ids[r, :lens[r]] = torch.tensor(items[i]["ids"])
             m[r, :lens[r]] = 1.0
-        return h, m
+        return h, ids, m
 
 
 # ---------------------------------------------------------------- BM25 baseline
@@ -82,62 +85,63 @@ def recall_at(scores, gold, ks=(1, 5, 10)):
 
 # ---------------------------------------------------------------- model runs
 @torch.no_grad()
-def encode(compressor, feats, which, idx, bs=64):
+def encode(compressor, emb, feats, which, idx, bs=64):
     mems, keys = [], []
     order = sorted(range(len(idx)), key=lambda r: int(
         (feats.Poff if which == "p" else feats.Qoff)[idx[r] + 1] - (feats.Poff if which == "p" else feats.Qoff)[idx[r]]))
     out_m, out_k = [None] * len(idx), [None] * len(idx)
     for s in range(0, len(order), bs):
         rows = order[s:s + bs]
-        h, m = feats.batch(which, [idx[r] for r in rows])
-        mem, key = compressor(h, m)
+        h, ids, m = feats.batch(which, [idx[r] for r in rows])
+        mem, key = compressor(h, ids, m, emb)
         for j, r in enumerate(rows):
             out_m[r], out_k[r] = mem[j], key[j]
     return torch.stack(out_m), torch.stack(out_k)
 
 
 @torch.no_grad()
-def greedy(reader, prompt, max_tokens):
-    """Greedy decoding (same as the Java loop); finished rows leave the batch (results are unchanged)."""
+def greedy(reader, emb, prompt, max_tokens):
+    """Greedy decoding with the reader's key/value cache (same as the Java loop): `forward` reads prompt + [bos],
+    then `step` adds one token at a time; finished rows leave the batch (results are unchanged)."""
     B = prompt.size(0)
     out = [[] for _ in range(B)]
     active = list(range(B))
-    ans = torch.full((B, 1), BOS, dtype=torch.long)
-    for _ in range(max_tokens):
-        nxt = reader(prompt, ans).argmax(-1)
+    logits, cache = reader(prompt, torch.full((B, 1), BOS, dtype=torch.long), emb)
+    for t in range(1, max_tokens + 1):
+        nxt = logits.argmax(-1)
         keep = []
-        for j, t in enumerate(nxt.tolist()):
-            if t != EOS:
-                out[active[j]].append(t)
+        for j, tok in enumerate(nxt.tolist()):
+            if tok not in (EOS, PAD):
+                out[active[j]].append(tok)
                 keep.append(j)
-        if not keep:
+        if not keep or t == max_tokens:
             break
         kt = torch.tensor(keep)
         active = [active[j] for j in keep]
         prompt = prompt[kt]
-        ans = torch.cat([ans[kt], nxt[kt][:, None]], 1)
+        logits, cache = reader.step(prompt, nxt[kt][:, None], torch.tensor([t]), cache[:, kt], emb)
     return out
 
 
 @torch.no_grad()
-def answer(aggregator, reader, qmem, memories, scores, present, max_tokens, bs=128):
+def answer(aggregator, reader, emb, qmem, memories, scores, present, max_tokens, bs=128):
     outs = []
     for s in range(0, qmem.size(0), bs):
         prompt = aggregator(qmem[s:s + bs], memories[s:s + bs], scores[s:s + bs], present[s:s + bs])
-        outs.extend(greedy(reader, prompt, max_tokens))
+        outs.extend(greedy(reader, emb, prompt, max_tokens))
     return outs
 
 
 @torch.no_grad()
-def evaluate(comp, agg, reader, feats, tok, split, ks=(1, 2, 3, 5), max_tokens=24, qa=True, limit=None):
+def evaluate(comp, agg, reader, emb, feats, tok, split, ks=(1, 2, 3, 5), max_tokens=24, qa=True, limit=None):
     pidx = [i for i, p in enumerate(feats.paras) if p["split"] == split]
     qidx = [i for i, q in enumerate(feats.qs) if q["split"] == split]
     if limit:
         qidx = qidx[:limit]
     pos = {p: r for r, p in enumerate(pidx)}
     gold = torch.tensor([pos[feats.qs[i]["para"]] for i in qidx])
-    pm, pk = encode(comp, feats, "p", pidx)
-    qm, qk = encode(comp, feats, "q", qidx)
+    pm, pk = encode(comp, emb, feats, "p", pidx)
+    qm, qk = encode(comp, emb, feats, "q", qidx)
     S = qk @ pk.t()
     res = {"paragraphs": len(pidx), "questions": len(qidx)}
     res["cmt_matching"] = recall_at(S, gold)
@@ -147,11 +151,11 @@ def evaluate(comp, agg, reader, feats, tok, split, ks=(1, 2, 3, 5), max_tokens=2
     n = len(qidx)
     preds = {}
     zero = torch.zeros(n, 1, pm.size(1), pm.size(2))
-    preds["closed_book"] = answer(agg, reader, qm, zero, torch.zeros(n, 1), torch.zeros(n, 1), max_tokens)
-    preds["oracle"] = answer(agg, reader, qm, pm[gold][:, None], S.gather(1, gold[:, None]), torch.ones(n, 1), max_tokens)
+    preds["closed_book"] = answer(agg, reader, emb, qm, zero, torch.zeros(n, 1), torch.zeros(n, 1), max_tokens)
+    preds["oracle"] = answer(agg, reader, emb, qm, pm[gold][:, None], S.gather(1, gold[:, None]), torch.ones(n, 1), max_tokens)
     for k in ks:
         sc, ix = S.topk(k, dim=1)
-        preds[f"cmt_k{k}"] = answer(agg, reader, qm, pm[ix], sc, torch.ones(n, k), max_tokens)
+        preds[f"cmt_k{k}"] = answer(agg, reader, emb, qm, pm[ix], sc, torch.ones(n, k), max_tokens)
     texts = {}
     for name, ids in preds.items():
         texts[name] = [tok.decode(x) for x in ids]

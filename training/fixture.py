@@ -27,8 +27,9 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
     tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
     onnx_path = os.path.join(backbone, info["backbone"]["onnxResource"])
     bert, ref = Bert(onnx_path), OnnxGraphRunner(onnx_path)
-    comp, agg, reader = (torch.jit.load(os.path.join(model_dir, info["files"][n]))
-                         for n in ("compressor", "aggregator", "reader"))
+    embeddings, comp, agg, reader = (torch.jit.load(os.path.join(model_dir, info["files"][n]))
+                                     for n in ("embeddings", "compressor", "aggregator", "reader"))
+    E = embeddings(torch.zeros(1))
     test = set(json.load(open(split))["test"])
     art = next(a for a in json.load(open(squad, encoding="utf-8"))["data"] if a["title"] in test)
     p0, p1 = art["paragraphs"][0], art["paragraphs"][1]
@@ -43,7 +44,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
         h = bert(x, m)
         h_ref = ref(x, m, torch.zeros_like(x))
         diff = float((h - h_ref).abs().max())
-        mem, key = comp(h, m.float())
+        mem, key = comp(h, x, m.float(), E)
         return ids, h[0], mem[0], key[0], diff
 
     out_docs, out_qs, worst = [], [], 0.0
@@ -61,17 +62,18 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
     memories = torch.stack([out_docs[i]["_mem"] for i in order.tolist()])[None]
     sc = scores[order][None]
     prompt = agg(q["_mem"][None], memories, sc, torch.ones(1, 2))
-    ans = torch.tensor([[BOS]])
-    first = None
-    for _ in range(info["maxAnswerTokens"]):
-        logits = reader(prompt, ans)
-        if first is None:
-            first = logits[0]
+    # cached greedy decoding, as the Java loop does it: forward on [bos], then step per token
+    logits, cache = reader(prompt, torch.tensor([[BOS]]), E)
+    first = logits[0]
+    gen = []
+    for t in range(1, info["maxAnswerTokens"] + 1):
         nxt = int(logits[0].argmax())
-        ans = torch.cat([ans, torch.tensor([[nxt]])], 1)
-        if nxt == EOS:
+        if nxt in (EOS, 0):
             break
-    gen = [t for t in ans[0, 1:].tolist() if t != EOS]
+        gen.append(nxt)
+        if t == info["maxAnswerTokens"]:
+            break
+        logits, cache = reader.step(prompt, torch.tensor([[nxt]]), torch.tensor([t]), cache, E)
     top_v, top_i = first.topk(20)
     closed = agg(q["_mem"][None], torch.zeros(1, 1, *q["_mem"].shape), torch.zeros(1, 1), torch.zeros(1, 1))
     for d in out_docs + out_qs:

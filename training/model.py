@@ -1,9 +1,11 @@
-"""CMT heads on top of the frozen bge-small backbone: compressor head, aggregator, reader.
+"""CMT heads on top of the frozen bge-small backbone: compressor, aggregator (with its decompressor), reader.
 
-All three are written with shape-polymorphic tensor ops only (no Python ints taken from shapes), so that
-torch.jit.trace generalises over batch size, sequence length, k and answer length T.
-Every 2-D weight matrix is an `QLinear`/`QEmbedding` whose weight is stored at export time as int8 with a
-float32 scale per output row (weight-only quantisation; dequantised in forward) to keep the bundle small.
+Written with shape-polymorphic tensor ops only (no Python ints taken from shapes), so that torch.jit.trace
+generalises over batch size, sequence length, k and answer length.
+Every large 2-D weight matrix is a `QLinear` whose weight is stored at export time as int8 with a float32 scale per
+output row (weight-only quantisation; dequantised in forward) to keep the bundle small. The word-embedding matrix
+(bge-small's, frozen) lives in its own file and is dequantised once by the caller, then passed to the compressor and
+the reader as an input, so that no per-call work depends on its 30522 x 384 size but the reader's output product.
 """
 import math
 
@@ -21,9 +23,15 @@ def quantize_rows(w):
 
 
 class QLinear(nn.Module):
-    def __init__(self, din, dout, bias=True, zero=False):
+    def __init__(self, din, dout, bias=True, zero=False, eye=False):
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(dout, din) if zero else torch.randn(dout, din) / math.sqrt(din))
+        if zero:
+            w = torch.zeros(dout, din)
+        elif eye:
+            w = torch.eye(dout, din)
+        else:
+            w = torch.randn(dout, din) / math.sqrt(din)
+        self.weight = nn.Parameter(w)
         self.bias = nn.Parameter(torch.zeros(dout)) if bias else None
         self.quantized = False
 
@@ -41,172 +49,280 @@ class QLinear(nn.Module):
         return F.linear(x, self.w(), self.bias)
 
 
-class Attention(nn.Module):
-    """Multi-head attention; `bias` is an additive [B, Lk] (or [B, 1, Lq, Lk]) mask/bias."""
+class Embeddings(nn.Module):
+    """bge-small's word-embedding matrix, int8 per row; forward returns it dequantised ([V, H] float32).
 
-    def __init__(self, d, heads):
+    `like` only carries the dtype: a traced module needs an input."""
+
+    def __init__(self, word_emb):
         super().__init__()
-        self.h, self.dh = heads, d // heads
-        self.q, self.k, self.v, self.o = QLinear(d, d), QLinear(d, d), QLinear(d, d), QLinear(d, d)
+        q, s = quantize_rows(word_emb.float())
+        self.register_buffer("eq", q)
+        self.register_buffer("es", s)
 
-    def split(self, x):
-        return x.reshape(x.size(0), x.size(1), self.h, self.dh).transpose(1, 2)
-
-    def forward(self, x, mem, bias4):
-        q, k, v = self.split(self.q(x)), self.split(self.k(mem)), self.split(self.v(mem))
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias4, dim=-1)
-        c = (a @ v).transpose(1, 2)
-        return self.o(c.reshape(c.size(0), c.size(1), -1))
+    def forward(self, like):
+        return (self.eq.float() * self.es).to(like.dtype)
 
 
-class FFN(nn.Module):
-    def __init__(self, d, f):
-        super().__init__()
-        self.ln, self.a, self.b = nn.LayerNorm(d), QLinear(d, f), QLinear(f, d)
-
-    def forward(self, x):
-        return self.b(F.gelu(self.a(self.ln(x))))
+def token_grid(x, mask, size):
+    """Scatters the L token rows of x [B, L, H] onto a fixed grid of `size` positions (zeros past the text)."""
+    j = torch.cumsum(torch.ones_like(mask[0]), 0) - 1.0                      # [L] = 0..L-1
+    grid = torch.arange(size, dtype=x.dtype)
+    place = (j[:, None] == grid[None, :]).to(x.dtype)                         # [L, size]
+    return torch.einsum("bld,lp->bpd", x * mask[..., None], place)
 
 
 class Compressor(nn.Module):
-    """hidden [B, L, H] + mask [B, L] -> (memory [B, M, H], key [B, H] L2-normalised)."""
+    """hidden [B, L, H], ids [B, L], mask [B, L], emb [V, H] -> (memory [B, M, H], key [B, H] L2-normalised).
 
-    def __init__(self, d=384, m=32, heads=6, ffn=768):
+    Memory: every token i (i < M*C) of the text is coded into H/C numbers from its contextual state and its word
+    embedding, and slot s is the concatenation of the codes of tokens s*C .. s*C+C-1 (a block code: tokens of a
+    slot do not interfere; the aggregator's decompressor is trained to get the tokens back). Key: a weighted fusion
+    of the untuned encoder's [CLS], its mean state, a learned term-weighted mean of contextual states and a learned
+    term-weighted bag of word embeddings (lexical evidence)."""
+
+    def __init__(self, d=384, m=32, c=8, vocab=30522):
         super().__init__()
+        self.m, self.c, self.d = m, c, d
+        self.ln_h = nn.LayerNorm(d)
+        self.idf = nn.Parameter(torch.ones(vocab))       # per-token weight, set to the training idf before training
+        self.wh = QLinear(d, d)
+        self.we = QLinear(d, d, eye=True)
+        self.down = QLinear(d, d // c)
+        self.term = nn.Linear(d, 1)
+        nn.init.zeros_(self.term.weight)
+        self.lex = QLinear(d, d, eye=True)
+        self.mix = nn.Parameter(torch.tensor([1.0, 1.0, 0.0, 0.5]))
+
+    def memory(self, hidden, ids, mask, emb, slots):
+        """The first `slots` memory slots [B, slots, H] (training reads only a question's first few)."""
+        x = self.wh(self.ln_h(hidden)) + self.we(F.embedding(ids, emb))
+        code = token_grid(self.down(x), mask, slots * self.c)                   # [B, slots*C, H/C]
+        return code.reshape(code.size(0), slots, self.d)
+
+    def term_weights(self, hidden, ids, mask):
+        """idf of the token (learned, from the training idf) times a contextual factor (learned, from 1)."""
+        return F.embedding(ids, self.idf[:, None]).squeeze(-1) * 2.0 * torch.sigmoid(
+            self.term(self.ln_h(hidden)).squeeze(-1)) * mask
+
+    def key(self, hidden, ids, mask, emb):
+        w = self.term_weights(hidden, ids, mask)
+        cls = F.normalize(hidden[:, 0], dim=-1)
+        mean = F.normalize((hidden * mask[..., None]).sum(1), dim=-1)
+        ctx = F.normalize((w[..., None] * hidden).sum(1), dim=-1)
+        lex = F.normalize((w[..., None] * self.lex(F.embedding(ids, emb))).sum(1), dim=-1)
+        key = self.mix[0] * cls + self.mix[1] * mean + self.mix[2] * ctx + self.mix[3] * lex
+        return F.normalize(key, dim=-1)
+
+    def forward(self, hidden, ids, mask, emb):
+        return self.memory(hidden, ids, mask, emb, self.m), self.key(hidden, ids, mask, emb)
+
+
+class Decompressor(nn.Module):
+    """memory [..., M, H] -> virtual tokens [..., M*C, H]: each slot split back into its C token codes, decoded."""
+
+    def __init__(self, d=384, m=32, c=8):
+        super().__init__()
+        self.m, self.c, self.d = m, c, d
+        self.up = QLinear(d // c, d)
         self.ln = nn.LayerNorm(d)
-        self.slots = nn.Parameter(torch.randn(m, d) * 0.02)
-        self.lnq = nn.LayerNorm(d)
-        self.att = Attention(d, heads)
-        self.ffn = FFN(d, ffn)
-        self.out_ln = nn.LayerNorm(d)
-        # key: [CLS] + residual MLP over ([CLS], masked mean), last layer zero-initialised so that training starts
-        # from the untuned encoder's [CLS] matching.
-        self.k1 = QLinear(2 * d, d)
-        self.k2 = QLinear(d, d, zero=True)
+        self.pos = nn.Parameter(torch.randn(m * c, d) * 0.02)
 
-    def forward(self, hidden, mask):
-        x = self.ln(hidden)
-        bias4 = ((1.0 - mask) * NEG)[:, None, None, :]
-        q = self.lnq(self.slots)[None].expand(hidden.size(0), -1, -1)
-        mem = self.slots[None] + self.att(q, x, bias4)
-        mem = mem + self.ffn(mem)
-        mem = self.out_ln(mem)
-        cls = hidden[:, 0]
-        mean = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0)
-        key = cls + self.k2(F.gelu(self.k1(torch.cat([cls, mean], -1))))
-        return mem, F.normalize(key, dim=-1)
-
-
-class AggBlock(nn.Module):
-    def __init__(self, d, heads, ffn):
-        super().__init__()
-        self.ln_q, self.att_q = nn.LayerNorm(d), Attention(d, heads)
-        self.ln_m, self.att_m = nn.LayerNorm(d), Attention(d, heads)
-        self.ffn = FFN(d, ffn)
-
-    def forward(self, z, qmem, qbias4, mem, mbias4):
-        z = z + self.att_q(self.ln_q(z), qmem, qbias4)
-        z = z + self.att_m(self.ln_m(z), mem, mbias4)
-        return z + self.ffn(z)
+    def forward(self, mem):
+        code = mem.reshape(mem.shape[:-2] + (mem.size(-2) * self.c, self.d // self.c))
+        v = self.ln(self.up(code))
+        return v + self.pos[: v.size(-2)]
 
 
 class Aggregator(nn.Module):
     """query [B, M, H], memories [B, k, M, H], scores [B, k], present [B, k] -> prompt [B, P, H].
 
-    P learned prompt queries read the question's memory tokens and the top-k memories (plus a learned null
-    memory that is always present, so present == 0 everywhere is closed book). Each memory token gets a score
-    embedding, and attention logits get a learned multiple of the matching score (top-aggregation)."""
+    Top-aggregation as question-conditioned attention over the decompressed tokens of the top-k memories: every
+    (memory, start, length) span gets a logit from start/end scorers (question-aware through a cross-attention to the
+    question's own decompressed tokens) plus a learned multiple of its memory's matching score; one learned *null*
+    option stands for 'no memory helps' (and is all that is left when present == 0 everywhere: closed book).
+    Soft-prompt vector i is the span distribution's expectation of the i-th token of the span (or a learned stop /
+    after marker), plus a question summary, so the reader reads the answer off the prompt position by position."""
 
-    def __init__(self, d=384, p=8, heads=6, ffn=768, blocks=2, nnull=2):
+    def __init__(self, d=384, m=32, c=8, p=12, att=128, q_tokens=64, hard=False):
         super().__init__()
-        self.prompt = nn.Parameter(torch.randn(p, d) * 0.02)
-        self.null = nn.Parameter(torch.randn(nnull, d) * 0.02)
-        self.score_vec = nn.Parameter(torch.zeros(d))
+        self.hard = hard     # inference: the prompt reads the single most likely span (chosen on validation)
+        self.d, self.p, self.s, self.q_tokens, self.att, self.n = d, p, p - 1, q_tokens, att, m * c
+        self.dec = Decompressor(d, m, c)
+        self.q_pool = QLinear(d, 2)
+        self.q_mlp = QLinear(2 * d, d)
+        self.q_out = QLinear(d, 2 * d)
+        self.ln_v = nn.LayerNorm(d)
+        self.cq, self.ck, self.cv = QLinear(d, att), QLinear(d, att), QLinear(d, att)
+        self.co = QLinear(att, d, zero=True)
+        self.ws, self.we = QLinear(d, d), QLinear(d, d)
+        self.len_bias = nn.Parameter(torch.zeros(self.s))
         self.score_w = nn.Parameter(torch.tensor(5.0))
-        self.ln_mem = nn.LayerNorm(d)
-        self.blocks = nn.ModuleList([AggBlock(d, heads, ffn) for _ in range(blocks)])
+        self.null = QLinear(d, 1)
+        self.u = QLinear(d, d, eye=True)
+        self.stop = nn.Parameter(torch.randn(d) * 0.02)
+        self.after = nn.Parameter(torch.randn(d) * 0.02)
+        self.nullp = nn.Parameter(torch.randn(p, d) * 0.02)
+        self.ppos = nn.Parameter(torch.randn(p, d) * 0.02)
+        self.gq = QLinear(d, d)
         self.out_ln = nn.LayerNorm(d)
 
-    def forward(self, query, memories, scores, present):
-        B = memories.size(0)
-        mem = memories + scores[..., None, None] * self.score_vec
-        mem = mem.reshape(B, -1, mem.size(-1))                                        # [B, k*M, H]
-        tok_scores = scores[..., None].expand_as(memories[..., 0]).reshape(B, -1)      # [B, k*M]
-        tok_present = present[..., None].expand_as(memories[..., 0]).reshape(B, -1)
-        null = self.null[None].expand(B, -1, -1)
-        mem = self.ln_mem(torch.cat([null, mem], 1))
-        zeros = torch.zeros_like(null[..., 0])
-        mbias = torch.cat([zeros, (1.0 - tok_present) * NEG + self.score_w * tok_scores * tok_present], 1)
-        mbias4 = mbias[:, None, None, :]
-        qbias4 = torch.zeros_like(query[:, None, None, :, 0])
-        z = self.prompt[None].expand(B, -1, -1)
-        for blk in self.blocks:
-            z = blk(z, query, qbias4, mem, mbias4)
+    def question(self, query):
+        qv = self.dec(query)[:, : self.q_tokens]                                  # [B, Lq, H]
+        a = torch.softmax(self.q_pool(qv), dim=1)                                 # [B, Lq, 2]
+        pooled = torch.einsum("blh,bld->bhd", a, qv).reshape(qv.size(0), 2 * self.d)
+        return qv, F.gelu(self.q_mlp(pooled))
+
+    def memory_side(self, memories):
+        """What depends on the memories alone (computed once per memory in training): the decompressed tokens
+        [..., N, H] and their attention queries toward the question [..., N, att]."""
+        v = self.dec(memories)
+        return v, self.cq(self.ln_v(v))
+
+    def spans(self, query, memories, scores, present):
+        v, vq = self.memory_side(memories)
+        qv, qp = self.question(query)
+        return self.spans_from(qv, qp, v, vq, scores, present)
+
+    def spans_from(self, qv, qp, v, vq, scores, present):
+        """(span log-probabilities [B, k*N*S + 1] (last = null), decompressed memory tokens [B, k, N, H],
+        question summary [B, H]).
+
+        The start/end scorers are bilinear in (token state + its question context, question summary); being
+        linear in the token side they are applied to the question side (W^T q), which is the same function at a
+        fraction of the cost of projecting every memory token."""
+        a = torch.einsum("bkna,bla->bknl", vq, self.ck(qv)) / math.sqrt(self.att)
+        ctx = torch.einsum("bknl,bla->bkna", torch.softmax(a, -1), self.cv(qv))
+        qs, qe = self.q_out(qp).chunk(2, dim=-1)
+
+        def score(lin, q):
+            w = q @ lin.w()                                                       # [B, H]
+            return (torch.einsum("bknd,bd->bkn", v, w) + torch.einsum("bkna,ba->bkn", ctx, w @ self.co.w())
+                    + ((w * self.co.bias).sum(-1) + (q * lin.bias).sum(-1))[:, None, None]) / math.sqrt(self.d)
+
+        st, en = score(self.ws, qs), score(self.we, qe)
+        ends = [F.pad(en[..., i:], (0, i), value=NEG) for i in range(self.s)]   # end of a span of length i+1
+        logit = st[..., None] + torch.stack(ends, -1) + self.len_bias
+        logit = logit + (self.score_w * scores * present + (1.0 - present) * NEG)[..., None, None]
+        flat = torch.cat([logit.reshape(logit.size(0), -1), self.null(qp)], 1)
+        return torch.log_softmax(flat, -1), v, qp
+
+    def prompt_from(self, logp, v, qp):
+        return self.prompt_from_probs(logp.exp(), v, qp)
+
+    def prompt_from_probs(self, pi, v, qp):
+        span = pi[:, :-1].reshape(v.shape[:-1] + (self.s,))                       # [B, k, N, S]
+        cover = torch.flip(torch.cumsum(torch.flip(span, [-1]), -1), [-1])      # P(length > i) at start j
+        ends_at = span.sum((1, 2))                                                # [B, S]: P(length = i+1)
+        # weight of token n as the i-th answer token = P(span starts at n - i and is longer than i)
+        shifted = torch.stack([F.pad(cover[..., i], (i, 0))[..., : self.n] for i in range(self.s)], -1)
+        toks = torch.einsum("bkns,bknd->bsd", shifted, v)                        # [B, S, H]
+        out = []
+        for i in range(self.p):
+            tok = toks[:, i] if i < self.s else torch.zeros_like(qp)
+            stop = ends_at[:, i - 1: i] if i > 0 else torch.zeros_like(qp[:, :1])
+            after = ends_at[:, : i - 1].sum(-1, keepdim=True) if i > 1 else torch.zeros_like(qp[:, :1])
+            out.append(self.u(tok) + stop * self.stop + after * self.after + pi[:, -1:] * self.nullp[i])
+        z = torch.stack(out, 1) + self.gq(qp)[:, None] + self.ppos
         return self.out_ln(z)
+
+    def forward(self, query, memories, scores, present):
+        logp, v, qp = self.spans(query, memories, scores, present)
+        if self.hard:
+            return self.prompt_from_probs(torch.zeros_like(logp).scatter(1, logp.argmax(1, keepdim=True), 1.0), v, qp)
+        return self.prompt_from(logp, v, qp)
 
 
 class ReaderLayer(nn.Module):
     def __init__(self, d, heads, ffn):
         super().__init__()
-        self.ln, self.att, self.ffn = nn.LayerNorm(d), Attention(d, heads), FFN(d, ffn)
+        self.h, self.dh = heads, d // heads
+        self.ln = nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = QLinear(d, d), QLinear(d, d), QLinear(d, d), QLinear(d, d)
+        self.ln2, self.a, self.b = nn.LayerNorm(d), QLinear(d, ffn), QLinear(ffn, d)
 
-    def forward(self, x, bias4):
+    def split(self, x):
+        return x.reshape(x.size(0), x.size(1), self.h, self.dh).transpose(1, 2)
+
+    def forward(self, x, past_k, past_v, bias4):
+        """x [B, n, H] new positions; past_k/v [B, heads, t, dh] (t may be 0); bias4 masks [n, t + n]."""
         h = self.ln(x)
-        x = x + self.att(h, h, bias4)
-        return x + self.ffn(x)
+        q = self.split(self.q(h))
+        k = torch.cat([past_k, self.split(self.k(h))], 2)
+        v = torch.cat([past_v, self.split(self.v(h))], 2)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias4, dim=-1)
+        c = (att @ v).transpose(1, 2)
+        x = x + self.o(c.reshape(c.size(0), c.size(1), -1))
+        x = x + self.b(F.gelu(self.a(self.ln2(x))))
+        return x, k, v
 
 
 class Reader(nn.Module):
-    """Prefix decoder: [prompt (P vectors); answer token embeddings] -> causal transformer -> next-token logits.
+    """Prefix decoder: [prompt (P vectors); answer tokens] -> causal transformer -> next-token logits over the
+    (tied, frozen) word embeddings. `forward` reads the prompt and [bos] and returns the logits and the key/value
+    cache; `step` extends the cache by one token, so decoding costs one position per token."""
 
-    Input and output embeddings are tied to bge-small's (frozen) word-embedding matrix."""
-
-    def __init__(self, word_emb, d=384, heads=6, ffn=1024, layers=2, max_t=32):
+    def __init__(self, d=384, heads=6, ffn=640, layers=2, p=12, max_t=32, vocab=30522):
         super().__init__()
-        q, s = quantize_rows(word_emb.float())
-        self.register_buffer("eq", q)      # frozen, stored int8 from the start: train == export
-        self.register_buffer("es", s)
-        self.pos = nn.Parameter(torch.randn(max_t, d) * 0.02)
+        self.h, self.dh, self.nl, self.p = heads, d // heads, layers, p
         self.prompt_in = QLinear(d, d)
+        self.ppos = nn.Parameter(torch.randn(p, d) * 0.02)
+        self.pos = nn.Parameter(torch.randn(max_t, d) * 0.02)
         self.tok_ln = nn.LayerNorm(d)
+        self.align = QLinear(d, d, eye=True)
+        self.max_t = max_t
         self.layers = nn.ModuleList([ReaderLayer(d, heads, ffn) for _ in range(layers)])
         self.out_ln = nn.LayerNorm(d)
         self.out = QLinear(d, d)
-        self.out_bias = nn.Parameter(torch.zeros(word_emb.size(0)))
+        self.out_bias = nn.Parameter(torch.zeros(vocab))
         self.scale = nn.Parameter(torch.tensor(1.0))
 
-    def emb(self):
-        return self.eq.float() * self.es
+    def run(self, x, cache, bias4):
+        ks, vs = [], []
+        for i, layer in enumerate(self.layers):
+            x, k, v = layer(x, cache[2 * i], cache[2 * i + 1], bias4)
+            ks.append(k)
+            vs.append(v)
+        new = torch.stack([t for pair in zip(ks, vs) for t in pair], 0)
+        return x, new
 
-    def hidden(self, prompt, answer):
-        E = self.emb()
-        t = F.embedding(answer, E)
-        t = self.tok_ln(t + self.pos[: answer.size(1)][None])
-        x = torch.cat([self.prompt_in(prompt), t], 1)
-        n = x.size(1)
+    def logits(self, x, emb):
+        return self.scale * (self.out(self.out_ln(x)) @ emb.t()) + self.out_bias
+
+    def aligned(self, prompt):
+        """Prompt vector t beside answer position t (zeros past P): the aggregator lays the answer's t-th token
+        out at prompt position t, and this direct path lets the reader copy it without learning to find it."""
+        return self.align(F.pad(prompt, (0, 0, 0, self.max_t - self.p)))
+
+    def start(self, prompt, answer, emb):
+        """[B, P + T, H] inputs, the empty cache and the causal mask for a prompt and answer prefix."""
+        t = F.embedding(answer, emb)
+        t = self.tok_ln(t + self.pos[: answer.size(1)][None]) + self.aligned(prompt)[:, : answer.size(1)]
+        x = torch.cat([self.prompt_in(prompt) + self.ppos, t], 1)
         ones = torch.ones_like(x[0, :, 0])
-        causal = torch.tril(ones[:, None] * ones[None, :])
-        bias4 = ((1.0 - causal) * NEG)[None, None]
-        for layer in self.layers:
-            x = layer(x, bias4)
-        return x, n
+        bias4 = ((1.0 - torch.tril(ones[:, None] * ones[None, :])) * NEG)[None, None]
+        empty = torch.zeros_like(x[:, :0, :]).reshape(x.size(0), 0, self.h, self.dh).transpose(1, 2)
+        cache = torch.stack([empty] * (2 * self.nl), 0)
+        return x, cache, bias4
 
-    def logits_all(self, prompt, answer):
-        """[B, T, vocab]: logits after each answer position (training)."""
-        x, _ = self.hidden(prompt, answer)
-        h = self.out(self.out_ln(x[:, prompt.size(1):]))
-        return self.scale * (h @ self.emb().t()) + self.out_bias
-
-    def logits_at(self, prompt, answer, sel):
+    def logits_at(self, prompt, answer, sel, emb):
         """logits [N, vocab] at the answer positions where sel [B, T] is True (training)."""
-        x, _ = self.hidden(prompt, answer)
-        h = self.out(self.out_ln(x[:, prompt.size(1):][sel]))
-        return self.scale * (h @ self.emb().t()) + self.out_bias
+        x, cache, bias4 = self.start(prompt, answer, emb)
+        x, _ = self.run(x, cache, bias4)
+        return self.logits(x[:, prompt.size(1):][sel], emb)
 
-    def forward(self, prompt, answer):
-        x, _ = self.hidden(prompt, answer)
-        h = self.out(self.out_ln(x[:, -1]))
-        return self.scale * (h @ self.emb().t()) + self.out_bias
+    def forward(self, prompt, answer, emb):
+        """Prefill: logits [B, vocab] of the token after `answer` and the cache [2*layers, B, heads, P+T, dh]."""
+        x, cache, bias4 = self.start(prompt, answer, emb)
+        x, cache = self.run(x, cache, bias4)
+        return self.logits(x[:, -1], emb), cache
+
+    def step(self, prompt, token, position, cache, emb):
+        """token [B, 1] at answer position `position` ([1], long) after `cache` -> (logits [B, vocab], cache)."""
+        x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
+        bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
+        x, cache = self.run(x, cache, bias4)
+        return self.logits(x[:, -1], emb), cache
 
 
 def quantize_all(module):

@@ -8,8 +8,10 @@ Memory-aware objective per step (a batch = paragraphs of 2 training articles and
     other paragraphs of the batch as negatives (half of them hard: same article).
 """
 import argparse
+import collections
 import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -19,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BOS, EOS, Features, baselines, evaluate  # noqa: E402
-from model import Aggregator, Compressor, Reader, quantize_all  # noqa: E402
+from common import BOS, EOS, PAD, Features, baselines, encode, evaluate, recall_at  # noqa: E402
+from model import Aggregator, Compressor, Embeddings, Reader, quantize_all  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
 
@@ -33,26 +35,57 @@ def pick_answer(answers):
     return best[0]
 
 
-def main():
+def init_term_weights(comp, feats):
+    """Starts the key's per-token weights at the training paragraphs' inverse document frequency, so the lexical
+    part of the key starts out BM25-like (tokens never seen in training get the largest idf)."""
+    train = [i for i, p in enumerate(feats.paras) if p["split"] == "train"]
+    df = collections.Counter(t for i in train for t in set(feats.paras[i]["ids"]))
+    n = len(train)
+    with torch.no_grad():
+        comp.idf.fill_(math.log(1 + (n + 0.5) / 0.5))
+        for t, c in df.items():
+            comp.idf[t] = math.log(1 + (n - c + 0.5) / (c + 0.5))
+
+
+def find_span(para_ids, ans_ids):
+    """First position of ans_ids inside para_ids, or -1."""
+    n = len(ans_ids)
+    for j in range(1, len(para_ids) - n):
+        if para_ids[j:j + n] == ans_ids:
+            return j
+    return -1
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", default="training/cache")
     ap.add_argument("--backbone", default="target/backbone")
     ap.add_argument("--out", default="models/cmt-bge-small-squad")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--minutes", type=float, default=37.0, help="stop training early after this many minutes")
     ap.add_argument("--memory", type=int, default=32)
-    ap.add_argument("--prompt", type=int, default=8)
+    ap.add_argument("--chunk", type=int, default=8)
+    ap.add_argument("--prompt", type=int, default=12)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--key_lr", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=20261125)
-    ap.add_argument("--paras_per_article", type=int, default=16)
+    ap.add_argument("--paras_per_article", type=int, default=12)
     ap.add_argument("--q_per_para", type=int, default=2)
     ap.add_argument("--p_closed", type=float, default=0.15)
     ap.add_argument("--max_answer", type=int, default=16)
     ap.add_argument("--val_ks", default="1,3,5")
-    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--max_k", type=int, default=3)
-    ap.add_argument("--eval_every", type=int, default=0)
+    ap.add_argument("--recon_positions", type=int, default=1024)
+    ap.add_argument("--gold_span_forcing", type=float, default=0.5)
+    ap.add_argument("--key_eval_every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--eval_limit", type=int, default=0, help="evaluate on the first N questions only (smoke runs)")
+    return ap.parse_args(argv)
+
+
+def main():
+    args = parse_args()
     t_start = time.time()
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -60,34 +93,65 @@ def main():
 
     tok = WordPiece(os.path.join(args.backbone, "bge-small-en-v1.5-tokenizer.json"))
     feats = Features(os.path.join(args.cache, "features.pt"))
-    word_emb = feats_word_emb(args.backbone)
+    embeddings = Embeddings(feats_word_emb(args.backbone))
+    E = embeddings(torch.zeros(1))                 # frozen, the int8 values the export ships
 
-    comp = Compressor(m=args.memory)
-    agg = Aggregator(p=args.prompt)
-    reader = Reader(word_emb)
-    params = [p for m in (comp, agg, reader) for p in m.parameters()]
+    comp = Compressor(m=args.memory, c=args.chunk)
+    agg = Aggregator(m=args.memory, c=args.chunk, p=args.prompt)
+    reader = Reader(p=args.prompt)
+    recon = torch.nn.Linear(384, 384)              # training-only head of the auto-encoding loss
+    init_term_weights(comp, feats)
+    params = [p for m in (comp, agg, reader, recon) for p in m.parameters()]
+    key_names = ("term.", "lex.", "mix", "idf")
+    key_params = [p for n, p in comp.named_parameters() if n.startswith(key_names)]
+    other = [p for p in params if all(p is not k for k in key_params)]
     log_tau = torch.nn.Parameter(torch.tensor(-3.0))
-    opt = torch.optim.AdamW(params + [log_tau], lr=args.lr, weight_decay=0.01)
+    # the key head starts from a good untrained fusion; a small rate keeps contrastive training on 28 articles
+    # from pulling it towards the training questions
+    opt = torch.optim.AdamW([{"params": other + [log_tau]}, {"params": key_params, "lr": args.key_lr}],
+                            lr=args.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + torch.cos(torch.tensor(3.14159 * s / args.steps)).item()))
+        opt, lambda s: min(1.0, (s + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps)))
     print("params: compressor %d, aggregator %d, reader %d (trainable)" % tuple(
         sum(p.numel() for p in m.parameters()) for m in (comp, agg, reader)), flush=True)
 
-    # training data: article -> paragraph -> question indices
+    # training data: article -> paragraph -> question indices; answer targets located in the paragraph's tokens
     arts = {}
     for qi, q in enumerate(feats.qs):
         if q["split"] == "train":
             arts.setdefault(feats.paras[q["para"]]["article"], {}).setdefault(q["para"], []).append(qi)
-    targets = {}
+    targets, spans, found = {}, {}, 0
+    S = args.prompt - 1
+    N = args.memory * args.chunk
     for a in arts.values():
-        for qlist in a.values():
+        for p, qlist in a.items():
+            pids = feats.paras[p]["ids"]
             for qi in qlist:
-                ids = tok.tokenize(pick_answer(feats.qs[qi]["answers"]))[:args.max_answer - 1] + [EOS]
-                targets[qi] = ids
+                ans = tok.tokenize(pick_answer(feats.qs[qi]["answers"]))
+                j = find_span(pids, ans) if ans else -1
+                if j >= 0 and len(ans) <= S and j + len(ans) <= N:
+                    spans[qi] = (j, len(ans))
+                    found += 1
+                targets[qi] = ans[:args.max_answer - 1] + [EOS]
+    print(f"answer spans located in the paragraph tokens: {found}/{len(targets)}", flush=True)
     names = sorted(arts)
     weights = [sum(len(v) for v in arts[n].values()) for n in names]
 
+    # validation paragraphs/questions for choosing the key head (matching recall@1 on validation only)
+    vp = [i for i, p in enumerate(feats.paras) if p["split"] == "validation"]
+    vq = [i for i, q in enumerate(feats.qs) if q["split"] == "validation"]
+    vpos = {p: r for r, p in enumerate(vp)}
+    vgold = torch.tensor([vpos[feats.qs[i]["para"]] for i in vq])
+    best_key, best_r1 = None, -1.0
+
+    def key_recall():
+        with torch.no_grad():
+            pk = torch.cat([comp.key(*feats.batch("p", vp[i:i + 64]), E) for i in range(0, len(vp), 64)])
+            qk = torch.cat([comp.key(*feats.batch("q", vq[i:i + 256]), E) for i in range(0, len(vq), 256)])
+        return recall_at(qk @ pk.t(), vgold)["recall@1"]
+
     rng = random.Random(args.seed)
+    step = 0
     for step in range(args.steps):
         comp.train(), agg.train(), reader.train()
         chosen = set()
@@ -104,13 +168,23 @@ def main():
                     qidx.append(qi)
                     qgold.append(len(pidx))
                 pidx.append(p)
-        ph, pmk = feats.batch("p", pidx)
-        qh, qmk = feats.batch("q", qidx)
-        pm, pk = comp(ph, pmk)
-        qm, qk = comp(qh, qmk)
+        ph, pid, pmk = feats.batch("p", pidx)
+        qh, qid, qmk = feats.batch("q", qidx)
+        pm, pk = comp(ph, pid, pmk, E)
+        qm = comp.memory(qh, qid, qmk, E, agg.q_tokens // args.chunk)     # a question fills its first slots only
+        qk = comp.key(qh, qid, qmk, E)
         gold = torch.tensor(qgold)
         sim = qk @ pk.t()
         l_match = F.cross_entropy(sim / log_tau.exp(), gold)
+
+        # auto-encoding: the decompressed virtual tokens must name the paragraph's tokens (pad past its end)
+        v, vq_all = agg.memory_side(pm)                                   # [Bp, N, H], [Bp, N, att]
+        grid = torch.zeros(len(pidx), N, dtype=torch.long)
+        grid[:, :pid.size(1)] = pid[:, :N]
+        pos = torch.randint(0, len(pidx) * N, (args.recon_positions,))
+        cand, tgt_r = torch.unique(torch.cat([grid.reshape(-1), torch.tensor([PAD])]), return_inverse=True)
+        rl = recon(v.reshape(-1, v.size(-1))[pos]) @ E[cand].t()
+        l_recon = F.cross_entropy(rl, tgt_r.reshape(-1)[pos])
 
         k = rng.randint(1, args.max_k)
         with torch.no_grad():
@@ -125,8 +199,35 @@ def main():
             ix = ix.gather(1, order)
             present = torch.ones(len(qidx), k)
             present[torch.rand(len(qidx)) < args.p_closed] = 0.0
-        mems = pm[ix]                                  # [B, k, M, H]
-        prompt = agg(qm, mems, sc, present)
+        qv, qp = agg.question(qm)
+        logp, vsel, qp = agg.spans_from(qv, qp, v[ix], vq_all[ix], sc, present)
+        # span target: the gold span in the gold memory when it is there, else the null option
+        rows, cols = [], []
+        null = logp.size(1) - 1
+        for r, qi in enumerate(qidx):
+            slot = (ix[r] == gold[r]).nonzero()
+            if present[r, 0] > 0 and len(slot):
+                if qi in spans:
+                    j, n = spans[qi]
+                    rows.append(r)
+                    cols.append(int(slot[0]) * N * S + j * S + (n - 1))
+            else:
+                rows.append(r)
+                cols.append(null)
+        l_span = -logp[torch.tensor(rows), torch.tensor(cols)].mean() if rows else torch.zeros(())
+        # gold-span forcing: for a share of the questions whose gold span is in the memories, the prompt is built
+        # from the gold span instead of the predicted distribution, so the reader learns to read a prompt before
+        # the span scorer is any good (the scorer learns from l_span meanwhile)
+        pi = logp.exp()
+        if rows:
+            forced = torch.zeros(len(qidx), dtype=torch.bool)
+            gold_pi = torch.zeros_like(pi)
+            for r, c in zip(rows, cols):
+                if c != null and rng.random() < args.gold_span_forcing:
+                    forced[r] = True
+                    gold_pi[r, c] = 1.0
+            pi = torch.where(forced[:, None], gold_pi, pi)
+        prompt = agg.prompt_from_probs(pi, vsel, qp)
         T = max(len(targets[q]) for q in qidx)
         inp = torch.zeros(len(qidx), T, dtype=torch.long)
         tgt = torch.full((len(qidx), T), -100, dtype=torch.long)
@@ -135,26 +236,41 @@ def main():
             inp[r, :len(t)] = torch.tensor([BOS] + t[:-1])
             tgt[r, :len(t)] = torch.tensor(t)
         sel = tgt >= 0
-        logits = reader.logits_at(prompt, inp, sel)
+        logits = reader.logits_at(prompt, inp, sel, E)
         l_ans = F.cross_entropy(logits, tgt[sel])
-        loss = l_ans + l_match
+        loss = l_ans + l_span + 0.5 * l_recon + l_match
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
+        elapsed = time.time() - t_start
         if step % 20 == 0:
-            print(f"step {step} loss_ans {l_ans.item():.3f} loss_match {l_match.item():.3f} tau {log_tau.exp().item():.3f} "
-                  f"k {k} B {len(qidx)} {time.time() - t_start:.0f}s", flush=True)
-        if args.eval_every and step and step % args.eval_every == 0:
-            comp.eval(), agg.eval(), reader.eval()
-            r = evaluate(comp, agg, reader, feats, tok, "validation", ks=(3,), limit=300)
-            print("  val(300q):", {k: v for k, v in r.items() if not k.startswith("_")}, flush=True)
+            print(f"step {step} ans {l_ans.item():.3f} span {l_span.item():.3f} recon {l_recon.item():.3f} "
+                  f"match {l_match.item():.3f} tau {log_tau.exp().item():.3f} k {k} B {len(qidx)} {elapsed:.0f}s",
+                  flush=True)
+        last = step == args.steps - 1 or elapsed > args.minutes * 60
+        if (step and step % args.key_eval_every == 0) or last:
+            r1 = key_recall()
+            print(f"  validation matching recall@1 {r1:.4f}", flush=True)
+            if r1 > best_r1:
+                best_r1 = r1
+                best_key = {n: p.detach().clone() for n, p in comp.named_parameters()
+                            if n.startswith(key_names)}
+        if last:
+            break
 
+    # the key head (term weights, lexical projection, mixture) is taken from the step with the best
+    # validation recall@1; everything else from the last step
+    with torch.no_grad():
+        for n, p in comp.named_parameters():
+            if n in best_key:
+                p.copy_(best_key[n])
+    print(f"trained {step + 1} steps; key head from validation recall@1 {best_r1:.4f}", flush=True)
     train_s = time.time() - t_start
     comp.eval(), agg.eval(), reader.eval()
     os.makedirs(args.out, exist_ok=True)
-    export(comp, agg, reader, args, feats, tok, train_s, t_start)
+    export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, step + 1)
 
 
 def feats_word_emb(backbone_dir):
@@ -167,26 +283,31 @@ def feats_word_emb(backbone_dir):
     raise KeyError("word embeddings")
 
 
-def trace_all(comp, agg, reader, M, P, H=384):
+def trace_all(comp, agg, reader, embeddings, M, P, H=384):
     torch.manual_seed(0)
-    h, m = torch.randn(3, 11, H), torch.ones(3, 11)
+    te = torch.jit.trace(embeddings, (torch.zeros(1),), check_trace=False)
+    E = embeddings(torch.zeros(1))
+    h, ids, m = torch.randn(3, 11, H), torch.randint(1000, 5000, (3, 11)), torch.ones(3, 11)
     m[1, 7:] = 0
-    tc = torch.jit.trace(comp, (h, m), check_trace=False)
+    tc = torch.jit.trace(comp, (h, ids, m, E), check_trace=False)
     q, mem, sc, pr = torch.randn(2, M, H), torch.randn(2, 3, M, H), torch.randn(2, 3), torch.ones(2, 3)
     ta = torch.jit.trace(agg, (q, mem, sc, pr), check_trace=False)
-    p, a = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 4))
-    tr = torch.jit.trace(reader, (p, a), check_trace=False)
-    return tc, ta, tr
+    p, a = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1))
+    _, cache = reader(p, a, E)
+    tr = torch.jit.trace_module(reader, {"forward": (p, a, E),
+                                         "step": (p, a, torch.tensor([1]), cache, E)}, check_trace=False)
+    return te, tc, ta, tr
 
 
-def check_traces(comp, agg, reader, tc, ta, tr, M, P, H=384):
-    """The traced modules must agree with the eager ones on shapes other than the tracing example."""
+def check_traces(comp, agg, reader, tc, ta, tr, E, M, P, H=384):
+    """The traced modules must agree with the eager ones on shapes other than the tracing example, and cached
+    decoding must agree with reading the whole prefix at once."""
     torch.manual_seed(1)
     worst = 0.0
     for B, L in ((1, 5), (5, 40), (2, 256)):
-        h, m = torch.randn(B, L, H), torch.ones(B, L)
+        h, ids, m = torch.randn(B, L, H), torch.randint(1000, 5000, (B, L)), torch.ones(B, L)
         m[0, L // 2 + 1:] = 0
-        for x, y in zip(comp(h, m), tc(h, m)):
+        for x, y in zip(comp(h, ids, m, E), tc(h, ids, m, E)):
             worst = max(worst, float((x - y).abs().max()))
     for B, k in ((1, 1), (4, 5), (3, 2)):
         q, mem, sc, pr = torch.randn(B, M, H), torch.randn(B, k, M, H), torch.rand(B, k), torch.ones(B, k)
@@ -194,41 +315,72 @@ def check_traces(comp, agg, reader, tc, ta, tr, M, P, H=384):
         worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr)).abs().max()))
         pr = torch.zeros(B, k)
         worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr)).abs().max()))
-    for B, T in ((1, 1), (3, 7), (2, 24)):
+    for B, T in ((1, 1), (3, 7), (2, 12)):
         p, a = torch.randn(B, P, H), torch.randint(1000, 5000, (B, T))
-        worst = max(worst, float((reader(p, a) - tr(p, a)).abs().max()))
+        full, _ = reader(p, a, E)
+        logits, cache = tr(p, a[:, :1], E)
+        for t in range(1, T):
+            logits, cache = tr.step(p, a[:, t:t + 1], torch.tensor([t]), cache, E)
+        worst = max(worst, float((full - logits).abs().max()))
     return worst
 
 
-def export(comp, agg, reader, args, feats, tok, train_s, t_start):
+def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, steps):
     for mod in (comp, agg, reader):
         quantize_all(mod)
         for p in mod.parameters():
             p.requires_grad_(False)
-    tc, ta, tr = trace_all(comp, agg, reader, args.memory, args.prompt)
-    worst = check_traces(comp, agg, reader, tc, ta, tr, args.memory, args.prompt)
+    E = embeddings(torch.zeros(1))
+    te, tc, ta, tr = trace_all(comp, agg, reader, embeddings, args.memory, args.prompt)
+    worst = check_traces(comp, agg, reader, tc, ta, tr, E, args.memory, args.prompt)
     print(f"trace check max |eager - traced| = {worst:.2e}", flush=True)
     assert worst < 1e-3, worst
-    paths = {n: os.path.join(args.out, n + ".pt") for n in ("compressor", "aggregator", "reader")}
+    names = ("embeddings", "compressor", "aggregator", "reader")
+    paths = {n: os.path.join(args.out, n + ".pt") for n in names}
+    te.save(paths["embeddings"])
     tc.save(paths["compressor"])
     ta.save(paths["aggregator"])
     tr.save(paths["reader"])
+
     def clean(r):
         return {k: v for k, v in r.items() if not k.startswith("_")}
 
     # evaluate exactly the exported files
-    lc, la, lr = (torch.jit.load(paths[n]) for n in ("compressor", "aggregator", "reader"))
+    le, lc, la, lr = (torch.jit.load(paths[n]) for n in names)
+    E = le(torch.zeros(1))
     t0 = time.time()
     vks = tuple(int(k) for k in args.val_ks.split(","))
-    val = evaluate(lc, la, lr, feats, tok, "validation", ks=vks, max_tokens=args.max_answer)
-    print("validation:", clean(val), flush=True)
+    val = evaluate(lc, la, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
+                   limit=args.eval_limit or None)
+    print("validation (soft span prompt):", clean(val), flush=True)
+    # decoding choice on validation: the prompt from the whole span distribution (as trained half of the time) or
+    # from its single most likely span (as the gold-forced half was trained)
+    agg.hard = True
+    q, mem, sc, pr = torch.randn(2, args.memory, 384), torch.randn(2, 3, args.memory, 384), torch.randn(2, 3), torch.ones(2, 3)
+    hard_path = paths["aggregator"] + ".hard"
+    torch.jit.trace(agg, (q, mem, sc, pr), check_trace=False).save(hard_path)
+    la_hard = torch.jit.load(hard_path)
+    val_hard = evaluate(lc, la_hard, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
+                        limit=args.eval_limit or None)
+    print("validation (hard span prompt):", clean(val_hard), flush=True)
+    best = lambda r: max(r[f"cmt_k{k}"]["F1"] for k in vks)  # noqa: E731
+    decoding = "hard" if best(val_hard) > best(val) else "soft"
+    if decoding == "hard":
+        os.replace(hard_path, paths["aggregator"])
+        la, val = la_hard, val_hard
+    else:
+        os.remove(hard_path)
+        agg.hard = False
+    val["decoding"] = decoding
     best_k = max(vks, key=lambda k: val[f"cmt_k{k}"]["F1"])
-    test = evaluate(lc, la, lr, feats, tok, "test", ks=(best_k,), max_tokens=args.max_answer)
+    test = evaluate(lc, la, lr, E, feats, tok, "test", ks=(best_k,), max_tokens=args.max_answer,
+                    limit=args.eval_limit or None)
     base_val, base_test = baselines(feats, "validation"), baselines(feats, "test")
     print(f"eval time {time.time() - t0:.0f}s", flush=True)
 
+    test["decoding"] = decoding
     h = hashlib.sha256()
-    for n in ("compressor", "aggregator", "reader"):
+    for n in names:
         h.update(open(paths[n], "rb").read())
     size = sum(os.path.getsize(p) for p in paths.values())
     wall = time.time() - t_start
@@ -238,7 +390,7 @@ def export(comp, agg, reader, args, feats, tok, train_s, t_start):
         "cmtK": best_k,
     }
     info = {
-        "format": "cmt-model/1",
+        "format": "cmt-model/2",
         "name": "cmt-bge-small-squad",
         "version": time.strftime("%Y-%m-%d") + "-" + h.hexdigest()[:8],
         "backbone": {
@@ -248,12 +400,14 @@ def export(comp, agg, reader, args, feats, tok, train_s, t_start):
             "tokenizerResource": "bge-small-en-v1.5-tokenizer.json",
             "hidden": 384,
         },
-        "dims": {"hidden": 384, "key": 384, "memoryTokens": args.memory, "softPrompt": args.prompt, "vocab": 30522},
+        "dims": {"hidden": 384, "key": 384, "memoryTokens": args.memory, "tokensPerMemory": args.chunk,
+                 "softPrompt": args.prompt, "vocab": 30522},
         "maxDocumentTokens": 256,
         "maxQueryTokens": 64,
         "maxAnswerTokens": args.max_answer,
         "tokens": {"pad": 0, "bos": BOS, "eos": EOS},
-        "files": {"compressor": "compressor.pt", "aggregator": "aggregator.pt", "reader": "reader.pt"},
+        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "aggregator": "aggregator.pt",
+                  "reader": "reader.pt"},
         "defaultTopK": best_k,
         "training": {
             "data": "SQuAD v1.1 dev set, 38 open articles (data/squad/squad-v1.1-dev-open.json, CC BY-SA 4.0); "
@@ -267,6 +421,7 @@ def export(comp, agg, reader, args, feats, tok, train_s, t_start):
             "weights": "weight matrices int8 per-row (weight-only), biases/norms float32",
             "bundleBytes": size,
             "trainSeconds": round(train_s),
+            "trainSteps": steps,
             "wallSecondsTrainEvalExport": round(wall),
             "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",
             "figuresAreFrom": "Python (PyTorch) evaluation of the exported TorchScript files; "

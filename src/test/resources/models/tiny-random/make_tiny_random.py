@@ -11,10 +11,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-H, K, M, P, V = 384, 64, 2, 3, 2000
+H, K, M, P, V = 384, 64, 2, 3, 30522
 BOS, EOS, PAD = 101, 102, 0
 OUT = os.path.dirname(os.path.abspath(__file__))
 torch.manual_seed(20261125)
+
+
+class Embeddings(nn.Module):
+    """A [V, H] matrix made from H frequencies, so that the file stays small although V is the real vocabulary."""
+
+    def __init__(self):
+        super().__init__()
+        self.freq = nn.Parameter(torch.rand(H) * 0.1)
+
+    def forward(self, like):
+        return torch.sin(torch.arange(V, dtype=like.dtype)[:, None] * self.freq[None, :])
 
 
 class Compressor(nn.Module):
@@ -25,7 +36,8 @@ class Compressor(nn.Module):
         self.up = nn.Linear(16, H)
         self.key = nn.Linear(H, K)
 
-    def forward(self, hidden, mask):
+    def forward(self, hidden, ids, mask, emb):
+        hidden = hidden + F.embedding(ids, emb)
         scores = hidden @ self.queries.t() + (mask[:, :, None] - 1.0) * 1.0e4
         attn = torch.softmax(scores, dim=1)
         memory = attn.transpose(1, 2) @ hidden
@@ -48,15 +60,24 @@ class Aggregator(nn.Module):
 
 
 class Reader(nn.Module):
+    """forward(prompt, answer, emb) -> (logits, cache); step(prompt, token, position, cache, emb) -> (logits, cache).
+    The cache is the running state [B, H]: prompt summary plus the answer tokens read so far."""
+
     def __init__(self):
         super().__init__()
-        self.prompt = nn.Linear(H, 16)
-        self.embed = nn.Embedding(V, 16)
-        self.out = nn.Linear(16, V)
+        self.prompt = nn.Linear(H, H)
+        self.pos = nn.Parameter(torch.randn(8, H) * 0.1)
 
-    def forward(self, prompt, answer):
-        context = self.prompt(prompt.mean(1)) + self.embed(answer).mean(1) + self.embed(answer[:, -1])
-        return self.out(torch.tanh(context))
+    def forward(self, prompt, answer, emb):
+        cache = self.prompt(prompt.mean(1)) + F.embedding(answer, emb).sum(1)
+        return self.logits(cache, answer[:, -1:], self.pos[answer.size(1) - 1: answer.size(1)], emb), cache
+
+    def step(self, prompt, token, position, cache, emb):
+        cache = cache + F.embedding(token, emb).sum(1)
+        return self.logits(cache, token, self.pos[position], emb), cache
+
+    def logits(self, cache, last, pos, emb):
+        return torch.tanh(cache + F.embedding(last, emb).sum(1) + pos) @ emb.t()
 
 
 def r(t):
@@ -64,11 +85,14 @@ def r(t):
 
 
 def main():
-    comp, agg, reader = Compressor().eval(), Aggregator().eval(), Reader().eval()
+    embeddings, comp, agg, reader = Embeddings().eval(), Compressor().eval(), Aggregator().eval(), Reader().eval()
     with torch.no_grad():
+        torch.jit.trace(embeddings, (torch.zeros(1),)).save(os.path.join(OUT, "embeddings.pt"))
+        emb = embeddings(torch.zeros(1))
         hidden = torch.randn(2, 5, H)
+        ids = torch.randint(1000, 5000, (2, 5))
         mask = torch.tensor([[1.0, 1, 1, 1, 1], [1.0, 1, 1, 0, 0]])
-        torch.jit.trace(comp, (hidden, mask)).save(os.path.join(OUT, "compressor.pt"))
+        torch.jit.trace(comp, (hidden, ids, mask, emb)).save(os.path.join(OUT, "compressor.pt"))
         query = torch.randn(2, M, H)
         memories = torch.randn(2, 3, M, H)
         scores = torch.rand(2, 3)
@@ -76,20 +100,24 @@ def main():
         torch.jit.trace(agg, (query, memories, scores, present)).save(os.path.join(OUT, "aggregator.pt"))
         prompt = torch.randn(2, P, H)
         answer = torch.tensor([[BOS, 7, 9], [BOS, 1000, 5]])
-        torch.jit.trace(reader, (prompt, answer)).save(os.path.join(OUT, "reader.pt"))
+        _, cache = reader(prompt, answer, emb)
+        torch.jit.trace_module(reader, {"forward": (prompt, answer, emb),
+                                        "step": (prompt, answer[:, :1], torch.tensor([1]), cache, emb)}).save(
+            os.path.join(OUT, "reader.pt"))
 
         # Expected outputs for fresh inputs of other shapes than the traced ones.
         h = torch.randn(1, 7, H)
+        h_ids = torch.tensor([[101, 2054, 2515, 1996, 2944, 102, 0]])
         h_mask = torch.tensor([[1.0, 1, 1, 1, 1, 1, 0]])
-        mem, key = comp(h, h_mask)
+        mem, key = comp(h, h_ids, h_mask, emb)
         q = torch.randn(1, M, H)
         ms = torch.randn(1, 2, M, H)
         sc = torch.tensor([[0.8, 0.3]])
         pr = torch.tensor([[1.0, 1.0]])
         prompt = agg(q, ms, sc, pr)
-        logits = reader(prompt, torch.tensor([[BOS, 1500]]))
+        logits, _ = reader(prompt, torch.tensor([[BOS, 1500]]), emb)
     expected = {
-        "compressor": {"hidden": r(h), "hiddenShape": list(h.shape), "mask": r(h_mask),
+        "compressor": {"hidden": r(h), "hiddenShape": list(h.shape), "ids": h_ids[0].tolist(), "mask": r(h_mask),
                        "memory": r(mem), "key": r(key)},
         "aggregator": {"query": r(q), "memories": r(ms), "memoriesShape": list(ms.shape), "scores": r(sc),
                        "present": r(pr), "prompt": r(prompt)},
@@ -98,7 +126,7 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f)
     model = {
-        "format": "cmt-model/1",
+        "format": "cmt-model/2",
         "name": "tiny-random",
         "version": "test-tiny-random-1",
         "backbone": {
@@ -113,7 +141,8 @@ def main():
         "maxQueryTokens": 32,
         "maxAnswerTokens": 6,
         "tokens": {"pad": PAD, "bos": BOS, "eos": EOS},
-        "files": {"compressor": "compressor.pt", "aggregator": "aggregator.pt", "reader": "reader.pt"},
+        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "aggregator": "aggregator.pt",
+                  "reader": "reader.pt"},
         "training": {"note": "untrained: random weights for testing the runtime (make_tiny_random.py)",
                      "torch": torch.__version__},
     }

@@ -180,13 +180,13 @@ class DjlCmtModelITCase {
     void corruptTorchScriptFileFailsTheStartNamingIt(@TempDir Path dir) throws IOException {
         String json = Files.readString(RETRIEVAL_ONLY.resolve("model.json"))
                 .replace("\"files\": {}", """
-                        "files": { "compressor": "compressor.pt", "aggregator": "aggregator.pt",
-                                   "reader": "reader.pt" },
+                        "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt",
+                                   "aggregator": "aggregator.pt", "reader": "reader.pt" },
                         "dims": { "hidden": 384, "key": 384, "memoryTokens": 4, "softPrompt": 2, "vocab": 30522 },
                         "maxAnswerTokens": 8""")
                 .replace("\"tokens\": { \"pad\": 0 }", "\"tokens\": { \"pad\": 0, \"bos\": 101, \"eos\": 102 }");
         Files.writeString(dir.resolve("model.json"), json);
-        for (String file : new String[] {"compressor.pt", "aggregator.pt", "reader.pt"}) {
+        for (String file : new String[] {"embeddings.pt", "compressor.pt", "aggregator.pt", "reader.pt"}) {
             Files.writeString(dir.resolve(file), "not a TorchScript archive");
         }
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> DjlCmtModel.load(dir, "cpu"));

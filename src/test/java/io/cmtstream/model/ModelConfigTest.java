@@ -27,7 +27,7 @@ class ModelConfigTest {
     private ObjectNode fullModel() throws IOException {
         ObjectNode root = (ObjectNode) JSON.readTree("""
                 {
-                  "format": "cmt-model/1",
+                  "format": "cmt-model/2",
                   "name": "cmt-test",
                   "version": "2026-01-01-abc123",
                   "backbone": {
@@ -42,10 +42,11 @@ class ModelConfigTest {
                   "maxQueryTokens": 64,
                   "maxAnswerTokens": 24,
                   "tokens": { "pad": 0, "bos": 101, "eos": 102 },
-                  "files": { "compressor": "compressor.pt", "aggregator": "aggregator.pt", "reader": "reader.pt" },
+                  "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt",
+                             "aggregator": "aggregator.pt", "reader": "reader.pt" },
                   "training": { "seed": 1 }
                 }""");
-        for (String file : new String[] {"compressor.pt", "aggregator.pt", "reader.pt"}) {
+        for (String file : new String[] {"embeddings.pt", "compressor.pt", "aggregator.pt", "reader.pt"}) {
             Files.write(dir.resolve(file), new byte[] {1});
         }
         return root;
@@ -107,7 +108,7 @@ class ModelConfigTest {
 
     @Test
     void corruptModelJsonIsNamed() throws IOException {
-        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/1\", ");
+        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/2\", ");
         String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
         assertTrue(message.startsWith(dir.resolve("model.json") + " is not valid JSON"), message);
     }
@@ -136,8 +137,8 @@ class ModelConfigTest {
     @Test
     void otherFormatVersionIsRejected() throws IOException {
         ObjectNode root = fullModel();
-        root.put("format", "cmt-model/2");
-        assertTrue(failure(root).contains("'format' is 'cmt-model/2', this runtime reads 'cmt-model/1'"));
+        root.put("format", "cmt-model/1");
+        assertTrue(failure(root).contains("'format' is 'cmt-model/1', this runtime reads 'cmt-model/2'"));
     }
 
     @Test

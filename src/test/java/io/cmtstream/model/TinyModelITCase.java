@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The trained-model path (compressor head, aggregator, reader through DJL's PyTorch engine) on a tiny random model
  * traced with Debian's torch 1.13 (src/test/resources/models/tiny-random/make_tiny_random.py): shapes, masking,
- * padding of k, batching and greedy decoding, and parity with PyTorch on the traced files.
+ * padding of k, batching and cached greedy decoding, and parity with PyTorch on the traced files.
  */
 class TinyModelITCase {
 
@@ -55,8 +55,12 @@ class TinyModelITCase {
         for (float m : mask) {
             real += m > 0 ? 1 : 0;
         }
-        // Only the row lengths matter to the compressor call: they make the mask.
-        DjlCmtModel.Tokenized tokens = new DjlCmtModel.Tokenized(new long[][] {new long[real]}, length,
+        long[] ids = new long[real];
+        for (int i = 0; i < real; i++) {
+            ids[i] = c.get("ids").get(i).asLong();
+        }
+        // The row's ids make both the compressor's token-id input and, by their count, its mask.
+        DjlCmtModel.Tokenized tokens = new DjlCmtModel.Tokenized(new long[][] {ids}, length,
                 new int[] {real}, new boolean[] {false});
         DjlCmtModel.Compressed compressed = model.compress(hidden, tokens);
         assertClose(floats(c.get("memory")), compressed.memory(), "memory tokens");

@@ -10,6 +10,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
@@ -33,8 +38,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Follows docs/MODEL-CONTRACT.md: texts become {@code [CLS] tokens [SEP]} truncated to the model's maximum
  * length and padded to the longest in the batch; the backbone's hidden states go through the compressor head to
  * memory tokens and an L2-normalised key; an answer is the aggregator's soft prompt decoded greedily by the reader,
- * all requests of a call in one batch. A model without TorchScript files is retrieval-only: the key is the
- * L2-normalised {@code [CLS]} state and there are no memory tokens and no reader.
+ * all requests of a call in one batch, one position per step through the reader's key/value cache. The
+ * word-embedding matrix, which the compressor and the reader both take as an input, is de-quantised once at load.
+ * A model without TorchScript files is retrieval-only: the key is the L2-normalised {@code [CLS]} state and there
+ * are no memory tokens and no reader.
  *
  * <p>Tensors never leave this class: every call opens its own {@link NDManager}s and closes them before returning
  * plain arrays, and copies float arrays between the two engines. Thread-safe: concurrent calls share only the
@@ -49,6 +56,9 @@ public final class DjlCmtModel implements CmtModel {
     private static final String TORCH_ENGINE = "PyTorch";
     private static final String[] BACKBONE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"};
     private static final String SELF_CHECK_TEXT = "What does the model remember?";
+    private static final String READER_STEP = "step";
+    /** Texts of a call are run in sub-batches whose padding is at most this share of their tokens. */
+    private static final double MAX_PADDING_SHARE = 0.1;
 
     private final ModelConfig config;
     private final ModelInfo info;
@@ -59,10 +69,13 @@ public final class DjlCmtModel implements CmtModel {
     private final Model compressor;
     private final Model aggregator;
     private final Model reader;
+    /** The de-quantised word embeddings [vocab, hidden], shared read-only by every call; null when retrieval-only. */
+    private final NDArray embeddings;
+    private final NDManager weights;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private DjlCmtModel(ModelConfig config, HuggingFaceTokenizer tokenizer, Model backbone, List<String> inputs,
-                        Model compressor, Model aggregator, Model reader) {
+                        Model compressor, Model aggregator, Model reader, NDManager weights, NDArray embeddings) {
         this.config = config;
         this.info = config.info();
         this.tokenizer = tokenizer;
@@ -72,6 +85,8 @@ public final class DjlCmtModel implements CmtModel {
         this.compressor = compressor;
         this.aggregator = aggregator;
         this.reader = reader;
+        this.weights = weights;
+        this.embeddings = embeddings;
     }
 
     /**
@@ -106,14 +121,20 @@ public final class DjlCmtModel implements CmtModel {
             Model compressor = null;
             Model aggregator = null;
             Model reader = null;
+            NDManager weights = null;
+            NDArray embeddings = null;
             if (config.hasReader()) {
                 Device torchDevice = torchDevice(device);
                 ModelConfig.ModelFiles files = config.files();
                 compressor = loadTorchScript("compressor", files.compressor(), torchDevice, opened);
                 aggregator = loadTorchScript("aggregator", files.aggregator(), torchDevice, opened);
                 reader = loadTorchScript("reader", files.reader(), torchDevice, opened);
+                weights = reader.getNDManager().newSubManager();
+                opened.add(weights);
+                embeddings = loadEmbeddings(config, files.embeddings(), torchDevice, weights);
             }
-            DjlCmtModel model = new DjlCmtModel(config, tokenizer, backbone, inputs, compressor, aggregator, reader);
+            DjlCmtModel model = new DjlCmtModel(config, tokenizer, backbone, inputs, compressor, aggregator, reader,
+                    weights, embeddings);
             model.selfCheck();
             LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
                     config.name(), config.version(), dir, config.hasReader() ? "with reader" : "retrieval-only",
@@ -175,6 +196,7 @@ public final class DjlCmtModel implements CmtModel {
         List<AutoCloseable> all = new ArrayList<>();
         all.add(tokenizer);
         all.add(backbone);
+        all.add(weights);
         all.add(compressor);
         all.add(aggregator);
         all.add(reader);
@@ -218,6 +240,21 @@ public final class DjlCmtModel implements CmtModel {
         int batch() {
             return ids.length;
         }
+
+        /** The rows at {@code rows}, padded to their own longest. */
+        Tokenized select(int[] rows) {
+            long[][] someIds = new long[rows.length][];
+            int[] counts = new int[rows.length];
+            boolean[] cut = new boolean[rows.length];
+            int longest = 0;
+            for (int i = 0; i < rows.length; i++) {
+                someIds[i] = ids[rows[i]];
+                counts[i] = tokenCounts[rows[i]];
+                cut[i] = truncated[rows[i]];
+                longest = Math.max(longest, someIds[i].length);
+            }
+            return new Tokenized(someIds, longest, counts, cut);
+        }
     }
 
     Tokenized tokenize(List<String> texts, int maxTokens) {
@@ -252,7 +289,19 @@ public final class DjlCmtModel implements CmtModel {
                 throw new NullPointerException("text " + i + " is null");
             }
         }
-        Tokenized tokens = tokenize(texts, maxTokens);
+        Tokenized all = tokenize(texts, maxTokens);
+        int[] lengths = Arrays.stream(all.ids()).mapToInt(row -> row.length).toArray();
+        Encoding[] out = new Encoding[texts.size()];
+        for (int[] group : LengthBuckets.of(lengths, MAX_PADDING_SHARE)) {
+            List<Encoding> encoded = encodeTokenized(all.select(group));
+            for (int i = 0; i < group.length; i++) {
+                out[group[i]] = encoded.get(i);
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    private List<Encoding> encodeTokenized(Tokenized tokens) {
         float[] hidden = backboneStates(tokens);
         int batch = tokens.batch();
         List<Encoding> out = new ArrayList<>(batch);
@@ -320,14 +369,20 @@ public final class DjlCmtModel implements CmtModel {
         int batch = tokens.batch();
         int length = tokens.maxLength();
         float[] mask = new float[batch * length];
+        long[] ids = new long[batch * length];
+        Arrays.fill(ids, config.tokens().pad());
         for (int b = 0; b < batch; b++) {
-            Arrays.fill(mask, b * length, b * length + tokens.ids()[b].length, 1f);
+            long[] row = tokens.ids()[b];
+            System.arraycopy(row, 0, ids, b * length, row.length);
+            Arrays.fill(mask, b * length, b * length + row.length, 1f);
         }
         String file = fileName(config.files().compressor());
         try (NDManager manager = compressor.getNDManager().newSubManager()) {
             NDList outputs = forward(compressor, file, manager, new NDList(
                     manager.create(hidden, new Shape(batch, length, config.backbone().hidden())),
-                    manager.create(mask, new Shape(batch, length))));
+                    manager.create(ids, new Shape(batch, length)),
+                    manager.create(mask, new Shape(batch, length)),
+                    embeddings));
             if (outputs.size() != 2) {
                 throw new IllegalStateException(file + " must return (memory, key), returned " + outputs.size()
                         + " tensors");
@@ -380,63 +435,62 @@ public final class DjlCmtModel implements CmtModel {
     /** The reader's logits {@code [B, vocab]} for the token after each answer prefix (all the same length). */
     float[] readerLogits(float[] prompt, long[][] answers) {
         try (NDManager manager = reader.getNDManager().newSubManager()) {
-            NDArray promptArray = promptArray(manager, prompt, answers.length);
-            NDList outputs = readerStep(manager, promptArray, answers);
+            NDList outputs = readerPrefill(manager, promptArray(manager, prompt, answers.length), answers);
             return outputs.get(0).toFloatArray();
         }
     }
 
     /**
-     * Greedy decoding of the whole batch: from {@code [bos]}, append each row's arg-max until it says {@code eos}
-     * (or {@code pad}) or {@code maxAnswerTokens} are out. Rows that finished early keep running (their tokens are
-     * discarded) so the batch stays one tensor; the loop ends when every row has finished.
+     * Greedy decoding of the whole batch: the reader's {@code forward} reads the prompt and {@code [bos]} and
+     * returns the first logits with its key/value cache; each further token goes through {@code step}, which
+     * extends the cache by one position, until every row has said {@code eos} (or {@code pad}) or
+     * {@code maxAnswerTokens} are out. Rows that finished early keep running (their tokens are discarded) so the
+     * batch stays one tensor.
      *
      * @return each row's answer ids, without {@code bos} and the token that ended it
      */
     long[][] generate(float[] prompt, int batch) {
-        int bos = config.tokens().bos();
         int eos = config.tokens().eos();
         int pad = config.tokens().pad();
         int maxTokens = config.maxAnswerTokens();
-        long[][] sequences = new long[batch][maxTokens + 1];
+        long[][] sequences = new long[batch][maxTokens];
         int[] lengths = new int[batch];
         boolean[] done = new boolean[batch];
+        long[][] start = new long[batch][];
         for (int b = 0; b < batch; b++) {
-            sequences[b][0] = bos;
+            start[b] = new long[] {config.tokens().bos()};
         }
+        String file = fileName(config.files().reader());
         try (NDManager manager = reader.getNDManager().newSubManager()) {
             NDArray promptArray = promptArray(manager, prompt, batch);
+            NDList state = readerPrefill(manager, promptArray, start);
             int finished = 0;
-            for (int step = 1; step <= maxTokens && finished < batch; step++) {
-                long[][] prefix = new long[batch][];
-                for (int b = 0; b < batch; b++) {
-                    prefix[b] = Arrays.copyOf(sequences[b], step);
-                }
-                long[] next;
-                try (NDManager stepManager = manager.newSubManager()) {
-                    NDList outputs = readerStep(stepManager, promptArray, prefix);
-                    outputs.attach(stepManager);
-                    next = outputs.get(0).argMax(1).toLongArray();
-                }
+            for (int step = 1; ; step++) {
+                long[] next = state.get(0).argMax(1).toLongArray();
                 for (int b = 0; b < batch; b++) {
                     if (done[b]) {
-                        sequences[b][step] = pad;
+                        next[b] = pad;
                         continue;
                     }
-                    sequences[b][step] = next[b];
                     // A generated pad ends the answer too, as in the trainer's decoding (training/common.py).
                     if (next[b] == eos || next[b] == pad) {
                         done[b] = true;
                         finished++;
                     } else {
-                        lengths[b]++;
+                        sequences[b][lengths[b]++] = next[b];
                     }
                 }
+                if (finished == batch || step == maxTokens) {
+                    break;
+                }
+                NDList previous = state;
+                state = readerStep(manager, file, promptArray, next, step, previous.get(1));
+                previous.close();
             }
         }
         long[][] answers = new long[batch][];
         for (int b = 0; b < batch; b++) {
-            answers[b] = Arrays.copyOfRange(sequences[b], 1, 1 + lengths[b]);
+            answers[b] = Arrays.copyOf(sequences[b], lengths[b]);
         }
         return answers;
     }
@@ -445,7 +499,8 @@ public final class DjlCmtModel implements CmtModel {
         return manager.create(prompt, new Shape(batch, config.dims().softPrompt(), info.hiddenDim()));
     }
 
-    private NDList readerStep(NDManager manager, NDArray prompt, long[][] answers) {
+    /** The reader's {@code forward}: (logits [B, vocab], cache) after the prompt and the given prefixes. */
+    private NDList readerPrefill(NDManager manager, NDArray prompt, long[][] answers) {
         int batch = answers.length;
         int length = answers[0].length;
         long[] flat = new long[batch * length];
@@ -454,9 +509,51 @@ public final class DjlCmtModel implements CmtModel {
         }
         String file = fileName(config.files().reader());
         NDList outputs = forward(reader, file, manager,
-                new NDList(prompt, manager.create(flat, new Shape(batch, length))));
+                new NDList(prompt, manager.create(flat, new Shape(batch, length)), embeddings));
+        if (outputs.size() != 2) {
+            throw new IllegalStateException(file + " must return (logits, cache), returned " + outputs.size()
+                    + " tensors");
+        }
         expectShape(file, "logits", outputs.get(0), batch, config.dims().vocab());
         return outputs;
+    }
+
+    /** The reader's {@code step}: one token per row at answer position {@code position}, after {@code cache}. */
+    private NDList readerStep(NDManager manager, String file, NDArray prompt, long[] tokens, int position,
+                              NDArray cache) {
+        NDArray token = manager.create(tokens, new Shape(tokens.length, 1));
+        NDArray at = manager.create(new long[] {position}, new Shape(1));
+        IValue[] inputs = {IValue.from((PtNDArray) prompt), IValue.from((PtNDArray) token), IValue.from((PtNDArray) at),
+                IValue.from((PtNDArray) cache), IValue.from((PtNDArray) embeddings)};
+        try (IValue result = IValueUtils.runMethod((PtSymbolBlock) reader.getBlock(), READER_STEP, inputs)) {
+            NDList outputs = result.toNDList((PtNDManager) manager);
+            token.close();
+            at.close();
+            expectShape(file, "logits", outputs.get(0), tokens.length, config.dims().vocab());
+            return outputs;
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(file + " " + READER_STEP + " failed: " + rootMessage(e), e);
+        } finally {
+            for (IValue input : inputs) {
+                input.close();
+            }
+        }
+    }
+
+    /** Runs the embeddings file once: its output, the de-quantised matrix, lives in {@code into}. */
+    private static NDArray loadEmbeddings(ModelConfig config, Path file, Device device, NDManager into) {
+        List<AutoCloseable> opened = new ArrayList<>();
+        try {
+            Model model = loadTorchScript("embeddings", file, device, opened);
+            NDList outputs = forward(model, fileName(file), into, new NDList(into.zeros(new Shape(1))));
+            NDArray matrix = outputs.get(0);
+            expectShape(fileName(file), "embeddings", matrix, config.dims().vocab(), config.dims().hidden());
+            return matrix;
+        } catch (IllegalStateException e) {
+            throw new ModelLoadException("cannot load " + file + ": " + e.getMessage(), e);
+        } finally {
+            closeAll(opened, null);
+        }
     }
 
     // ---- loading --------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import java.util.Objects;
  *
  * <p>{@link #read} fails with a {@link ModelLoadException} naming the file and the key at fault, so a broken
  * deployment is diagnosed from the job's failure message. A model whose {@code files} is absent or empty is
- * retrieval-only ({@link #files()} is null); otherwise all three TorchScript files must be named and present.
+ * retrieval-only ({@link #files()} is null); otherwise all four TorchScript files must be named and present.
  * Unknown keys (e.g. {@code training}) are ignored: they document the model, the runtime does not need them.
  *
  * <p>Immutable and thread-safe.
@@ -46,7 +46,7 @@ public record ModelConfig(
         int defaultTopK) {
 
     /** The contract version this runtime reads. */
-    public static final String FORMAT = "cmt-model/1";
+    public static final String FORMAT = "cmt-model/2";
 
     /** The only backbone kind so far: a BERT encoder exported to ONNX. */
     public static final String BACKBONE_KIND = "onnx-bert";
@@ -78,8 +78,15 @@ public record ModelConfig(
     /** Special token ids: padding, and the reader's begin and end of answer. */
     public record SpecialTokens(int pad, int bos, int eos) {}
 
-    /** The three TorchScript files, resolved against the model directory. */
-    public record ModelFiles(Path compressor, Path aggregator, Path reader) {}
+    /**
+     * The four TorchScript files, resolved against the model directory.
+     *
+     * @param embeddings the word-embedding matrix, dequantised once at load and then an input of the other two
+     * @param compressor hidden states + token ids -> memory tokens and key
+     * @param aggregator question + top-k memories -> soft prompt
+     * @param reader soft prompt -> next-token logits, with a key/value cache ({@code forward} and {@code step})
+     */
+    public record ModelFiles(Path embeddings, Path compressor, Path aggregator, Path reader) {}
 
     /** Whether the model has a compressor head, aggregator and reader. */
     public boolean hasReader() {
@@ -187,7 +194,8 @@ public record ModelConfig(
                         + ") is outside the vocabulary of " + dims.vocab());
             }
         }
-        ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "compressor"),
+        ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "embeddings"),
+                keys.file(dir, filesNode, "compressor"),
                 keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
                 maxAnswerTokens, tokens, files, defaultTopK);

@@ -42,6 +42,21 @@ class JobConfigTest {
     }
 
     @Test
+    void defaultTopKComesFromTheModelUnlessConfigured() throws Exception {
+        Path dir = Files.createTempDirectory("cmt-model");
+        String json = Files.readString(Path.of("src/test/resources/models/retrieval-only/model.json"));
+        Files.writeString(dir.resolve("model.json"), json.replaceFirst("\\{", "{\"defaultTopK\": 5,"));
+        Configuration conf = JobConfig.fromMap(Map.of("cmt.model.dir", dir.toString()));
+        assertEquals(5, CmtStreamJob.defaultTopK(conf));
+        conf.set(CmtStreamOptions.DEFAULT_TOP_K, 2);
+        assertEquals(2, CmtStreamJob.defaultTopK(conf));
+        Configuration noModelK = JobConfig.fromMap(Map.of("cmt.model.dir", "src/test/resources/models/retrieval-only"));
+        assertEquals(3, CmtStreamJob.defaultTopK(noModelK));
+        Configuration noModel = JobConfig.fromMap(Map.of("cmt.model.dir", dir.resolve("missing").toString()));
+        assertEquals(3, CmtStreamJob.defaultTopK(noModel));
+    }
+
+    @Test
     void readmeDocumentsEveryOption() throws Exception {
         String readme = Files.readString(Path.of("README.md"));
         for (var option : CmtStreamOptions.all()) {

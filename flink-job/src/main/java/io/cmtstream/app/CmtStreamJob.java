@@ -24,6 +24,8 @@ import io.cmtstream.memory.QueryFanOut;
 import io.cmtstream.memory.ShardAssigner;
 import io.cmtstream.memory.ShardHits;
 import io.cmtstream.memory.ShardQuery;
+import io.cmtstream.model.ModelConfig;
+import io.cmtstream.model.ModelLoadException;
 import io.cmtstream.model.ModelSpec;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.SerializationSchema;
@@ -47,6 +49,7 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
@@ -65,6 +68,20 @@ import static io.cmtstream.app.CmtStreamOptions.*;
  */
 public final class CmtStreamJob {
     private CmtStreamJob() {}
+
+    /** The configured default k, else the one the model was tuned with, else the option's default. */
+    static int defaultTopK(Configuration conf) {
+        if (conf.contains(DEFAULT_TOP_K)) {
+            return conf.get(DEFAULT_TOP_K);
+        }
+        try {
+            int k = ModelConfig.read(Path.of(conf.get(MODEL_DIR))).defaultTopK();
+            return k > 0 ? k : DEFAULT_TOP_K.defaultValue();
+        } catch (ModelLoadException e) {
+            // The task managers will fail with the full diagnosis; here only the default is at stake.
+            return DEFAULT_TOP_K.defaultValue();
+        }
+    }
 
     /** Adds the whole job to {@code env}. */
     public static void build(StreamExecutionEnvironment env, Configuration conf) {
@@ -88,6 +105,9 @@ public final class CmtStreamJob {
 
         env.setStateBackend(new EmbeddedRocksDBStateBackend(true));
         env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
+        // Records here are few and expensive (a model call each), so latency settings cost no throughput.
+        env.getConfig().setAutoWatermarkInterval(conf.get(WATERMARK_INTERVAL).toMillis());
+        env.setBufferTimeout(conf.get(BUFFER_TIMEOUT).toMillis());
 
         long outOfOrderness = conf.get(OUT_OF_ORDERNESS).toMillis();
         long idleTimeout = conf.get(IDLE_TIMEOUT).toMillis();
@@ -132,7 +152,7 @@ public final class CmtStreamJob {
         DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
-                .orderedWait(queries, new EncodeQueries(model, conf.get(DEFAULT_TOP_K)), modelTimeout,
+                .orderedWait(queries, new EncodeQueries(model, defaultTopK(conf)), modelTimeout,
                         TimeUnit.MILLISECONDS, inFlight)
                 .uid("encode-queries").name("encode queries");
 

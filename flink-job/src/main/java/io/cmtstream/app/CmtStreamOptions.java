@@ -59,7 +59,8 @@ public final class CmtStreamOptions {
             .intType().defaultValue(4)
             .withDescription("Shards per tenant; fixed for the life of the job's state, like max parallelism.");
     public static final ConfigOption<Integer> DEFAULT_TOP_K = ConfigOptions.key("cmt.query.default-top-k")
-            .intType().defaultValue(3).withDescription("Memories aggregated when a query gives no topK.");
+            .intType().defaultValue(3).withDescription("Memories aggregated when a query gives no topK; when unset, "
+                    + "the model's own defaultTopK (chosen on validation, in model.json) if it has one.");
     public static final ConfigOption<Integer> MAX_TOP_K = ConfigOptions.key("cmt.query.max-top-k")
             .intType().defaultValue(64).withDescription("Largest topK a query may ask for; larger ones are dead letters.");
     public static final ConfigOption<Integer> MAX_DOCUMENT_CHARS = ConfigOptions.key("cmt.ingest.max-document-chars")
@@ -73,6 +74,13 @@ public final class CmtStreamOptions {
     public static final ConfigOption<Duration> IDLE_TIMEOUT = ConfigOptions.key("cmt.watermark.idle-timeout")
             .durationType().defaultValue(Duration.ofSeconds(1))
             .withDescription("A quiet documents partition holds queries back at most this long.");
+    public static final ConfigOption<Duration> WATERMARK_INTERVAL = ConfigOptions.key("cmt.watermark.interval")
+            .durationType().defaultValue(Duration.ofMillis(20))
+            .withDescription("How often sources emit watermarks; a query waits up to this long for the next one.");
+    public static final ConfigOption<Duration> BUFFER_TIMEOUT = ConfigOptions.key("cmt.network.buffer-timeout")
+            .durationType().defaultValue(Duration.ofMillis(2))
+            .withDescription("Longest a record waits in a network buffer between operators (Flink's default, "
+                    + "100 ms, would be paid at every hop of a query).");
 
     public static final ConfigOption<Delivery> DELIVERY = ConfigOptions.key("cmt.delivery.guarantee")
             .enumType(Delivery.class).defaultValue(Delivery.EXACTLY_ONCE)

@@ -9,6 +9,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,10 +34,20 @@ public final class BenchMain {
     }
 
     static boolean run(String[] args, PrintStream out) throws Exception {
-        Flags flags = Flags.parse(args, Map.of(
-                "model", "models/cmt-bge-small-squad", "texts", "64", "batches", "1,8,32",
-                "ingest-docs", "200", "passthrough-records", "20000", "sizes", "1000,10000,100000",
-                "queries", "40", "out", "target/bench"));
+        Flags flags = Flags.parse(args, Map.ofEntries(
+                Map.entry("model", "models/cmt-bge-small-squad"),
+                Map.entry("texts", "64"),
+                Map.entry("batches", "1,8,32"),
+                Map.entry("ingest-docs", "200"),
+                Map.entry("passthrough-records", "20000"),
+                Map.entry("sizes", "1000,10000,100000"),
+                Map.entry("queries", "40"),
+                Map.entry("out", "target/bench"),
+                Map.entry("idle-timeout-ms", "20"),
+                Map.entry("parts", "model,ingest,match,latency"),
+                Map.entry("match-sizes", "100000,1000000")));
+        List<String> parts = List.of(flags.get("parts").split(","));
+        Duration idleTimeout = Duration.ofMillis(flags.getInt("idle-timeout-ms"));
         Path modelDir = Path.of(flags.get("model"));
         ModelConfig model = ModelConfig.read(modelDir);
         SquadDataset test = SquadDataset.load(Path.of("data/squad/squad-v1.1-dev-open.json"))
@@ -54,12 +65,34 @@ public final class BenchMain {
         md.append("- command: `mvn -B -q test-compile exec:exec@bench -Dcmt.args=\"")
                 .append(String.join(" ", args)).append("\"`\n\n");
 
+        JobBench jobs = new JobBench(modelDir, out);
+        if (parts.contains("model") || parts.contains("ingest")) {
+            modelAndIngest(flags, modelDir, paragraphs, jobs, md, out);
+        }
+        if (parts.contains("match")) {
+            List<float[]> keys = jobs.realMemories(paragraphs).stream().map(m -> m.key).toList();
+            List<float[]> queryKeys = jobs.queryKeys(questions.subList(0, Math.min(64, questions.size())));
+            int[] sizes = Arrays.stream(flags.get("match-sizes").split(",")).mapToInt(Integer::parseInt).toArray();
+            md.append(MatchBench.toMarkdown(MatchBench.measure(keys, sizes, new int[] {1, 2}, queryKeys, out)));
+        }
+        if (parts.contains("latency")) {
+            latency(flags, paragraphs, questions, idleTimeout, jobs, md);
+        }
+        Path dir = Path.of(flags.get("out"));
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("report.md"), md.toString(), StandardCharsets.UTF_8);
+        out.println(md);
+        out.println("Report written to " + dir.resolve("report.md").toAbsolutePath());
+        return true;
+    }
+
+    private static void modelAndIngest(Flags flags, Path modelDir, List<String> paragraphs, JobBench jobs,
+                                       StringBuilder md, PrintStream out) throws Exception {
         int[] batches = Arrays.stream(flags.get("batches").split(",")).mapToInt(Integer::parseInt).toArray();
         ModelThroughput.Result throughput = ModelThroughput.measure(modelDir, paragraphs,
                 flags.getInt("texts"), batches, out);
         md.append(throughput.toMarkdown());
 
-        JobBench jobs = new JobBench(modelDir, out);
         JobBench.IngestResult ingest = jobs.ingest(paragraphs, flags.getInt("ingest-docs"));
         JobBench.PassthroughResult passthrough = jobs.passthrough(flags.getInt("passthrough-records"));
         double bestModelRate = throughput.bestDocumentsPerSecond();
@@ -79,22 +112,30 @@ public final class BenchMain {
         md.append("\nIngest rate: documents published at once, then one query; the consistency guarantee holds its "
                 + "answer back until every earlier document is in the bank, so documents / (time to that answer) "
                 + "is a lower bound of the job's rate.\n");
+    }
 
+    private static void latency(Flags flags, List<String> paragraphs, List<String> questions, Duration idleTimeout,
+                                JobBench jobs, StringBuilder md) throws Exception {
         List<Integer> sizes = Arrays.stream(flags.get("sizes").split(",")).map(Integer::parseInt).toList();
         List<JobBench.LatencyResult> latencies = new ArrayList<>();
         for (int size : sizes) {
-            latencies.add(jobs.latencyAt(size, paragraphs, questions, flags.getInt("queries")));
+            latencies.add(jobs.latencyAt(size, paragraphs, questions, flags.getInt("queries"), idleTimeout));
         }
         md.append("\n## Query latency against bank size\n\n");
         md.append("Bank filled with real memories of the test split's paragraphs, replicated to the size, entering "
                 + "the bank through the job's own memory-bank operator (`CmtStreamJob.build(..., preloaded)`); "
                 + "compressing 1M documents on 2 cores would take days. Queries are real test questions, one at a "
-                + "time every 100 ms, AT_LEAST_ONCE delivery; latency is askedAt to the answer being produced.\n\n");
-        md.append("| memories | queries | p50 ms | p99 ms | match p50 ms | match p99 ms | RocksDB bytes/memory "
-                + "| heap bytes/memory |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "time every 100 ms, AT_LEAST_ONCE delivery; latency is askedAt to the answer being produced. "
+                + "Consistency window on the quiet documents stream (`cmt.watermark.idle-timeout`): "
+                + idleTimeout.toMillis() + " ms. Stage columns are the answer's own timings (question encoding, "
+                + "matching, aggregation + decoding).\n\n");
+        md.append("| memories | queries | p50 ms | p99 ms | encode p50 ms | match p50 ms | match p99 ms | read p50 ms "
+                + "| read p99 ms | RocksDB bytes/memory | heap bytes/memory |\n"
+                + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (JobBench.LatencyResult r : latencies) {
-            md.append(String.format("| %d | %d | %.0f | %.0f | %.0f | %.0f | %s | %.0f |%n", r.memories(), r.queries(),
-                    r.p50(), r.p99(), r.matchP50(), r.matchP99(),
+            md.append(String.format("| %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %.0f |%n",
+                    r.memories(), r.queries(), r.p50(), r.p99(), r.encodeP50(), r.matchP50(), r.matchP99(),
+                    r.readP50(), r.readP99(),
                     r.rocksDbBytesPerMemory() < 0 ? "n/a" : String.format("%.0f", r.rocksDbBytesPerMemory()),
                     r.heapBytesPerMemory()));
         }
@@ -102,9 +143,5 @@ public final class BenchMain {
         Files.createDirectories(dir);
         LatencyChart.write(latencies, dir.resolve("latency-vs-bank-size.png"));
         md.append("\n![latency against bank size](latency-vs-bank-size.png)\n");
-        Files.writeString(dir.resolve("report.md"), md.toString(), StandardCharsets.UTF_8);
-        out.println(md);
-        out.println("Report written to " + dir.resolve("report.md").toAbsolutePath());
-        return true;
     }
 }

@@ -18,11 +18,11 @@ class BenchSmokeTest {
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         assertTrue(BenchMain.run(new String[] {"--model", "src/test/resources/models/retrieval-only",
                 "--texts", "4", "--batches", "1,2", "--ingest-docs", "4", "--passthrough-records", "200",
-                "--sizes", "60", "--queries", "3", "--out", out.toString()},
+                "--sizes", "60", "--queries", "3", "--match-sizes", "500", "--out", out.toString()},
                 new PrintStream(console, true, StandardCharsets.UTF_8)));
         String report = Files.readString(out.resolve("report.md"));
         for (String section : new String[] {"## Model alone", "## Ingest through the job", "framework efficiency",
-                "passthrough", "## Query latency against bank size", "| 60 | 3 |"}) {
+                "passthrough", "## Query latency against bank size", "| 60 | 3 |", "## Matching alone", "| 500 | 2 |"}) {
             assertTrue(report.contains(section), "report lacks '" + section + "':\n" + report);
         }
         assertTrue(Files.size(out.resolve("latency-vs-bank-size.png")) > 1000);

@@ -66,7 +66,9 @@ final class JobBench {
 
     record PassthroughResult(int records, double recordsPerSecond) {}
 
+    /** Latency figures in ms: end to end (askedAt to answeredAt) and the stages the answer's timings name. */
     record LatencyResult(int memories, int queries, double p50, double p99, double matchP50, double matchP99,
+                         double encodeP50, double readP50, double readP99,
                          double rocksDbBytesPerMemory, double heapBytesPerMemory) {}
 
     private Map<String, String> options() {
@@ -152,12 +154,17 @@ final class JobBench {
         }
     }
 
-    LatencyResult latencyAt(int size, List<String> paragraphs, List<String> questions, int queries) throws Exception {
+    /**
+     * @param idleTimeout the consistency window on a quiet documents stream ({@code cmt.watermark.idle-timeout}):
+     *                    a query waits at least this long for documents published before it
+     */
+    LatencyResult latencyAt(int size, List<String> paragraphs, List<String> questions, int queries,
+                            Duration idleTimeout) throws Exception {
         List<Memory> base = realMemories(paragraphs);
         Path rocksDir = Files.createTempDirectory("cmt-bench-rocksdb");
         Map<String, String> o = options();
         o.put("state.backend.rocksdb.localdir", rocksDir.toString());
-        o.put("cmt.watermark.idle-timeout", "100 ms");
+        o.put("cmt.watermark.idle-timeout", idleTimeout.toMillis() + " ms");
         o.put("cmt.watermark.out-of-orderness", "0 ms");
         Replicate replicate = new Replicate(base);
         try (EmbeddedCluster cluster = EmbeddedCluster.start(o, false,
@@ -186,13 +193,18 @@ final class JobBench {
             answers.putAll(await(client, missing, Duration.ofMinutes(10)));
             List<Double> latency = new ArrayList<>();
             List<Double> match = new ArrayList<>();
+            List<Double> encode = new ArrayList<>();
+            List<Double> read = new ArrayList<>();
             for (String id : ids) {
                 Answer a = answers.get(id);
                 latency.add((double) (a.getAnsweredAt().toEpochMilli() - a.getAskedAt().toEpochMilli()));
                 match.add((double) a.getTimings().get("match"));
+                encode.add((double) a.getTimings().get("encode"));
+                read.add((double) a.getTimings().get("read"));
             }
             LatencyResult r = new LatencyResult(size, queries, Percentiles.of(latency, 50), Percentiles.of(latency, 99),
-                    Percentiles.of(match, 50), Percentiles.of(match, 99), rocksBytes, heapBytesPerMemory(base, size));
+                    Percentiles.of(match, 50), Percentiles.of(match, 99), Percentiles.of(encode, 50),
+                    Percentiles.of(read, 50), Percentiles.of(read, 99), rocksBytes, heapBytesPerMemory(base, size));
             out.println("latency: " + r);
             return r;
         } finally {
@@ -217,7 +229,7 @@ final class JobBench {
         return Math.max(0, after - before) / (double) size;
     }
 
-    private List<Memory> realMemories(List<String> paragraphs) {
+    List<Memory> realMemories(List<String> paragraphs) {
         if (realMemories == null) {
             realMemories = new ArrayList<>();
             try (DjlCmtModel model = DjlCmtModel.load(modelDir, "cpu")) {
@@ -232,6 +244,13 @@ final class JobBench {
             }
         }
         return realMemories;
+    }
+
+    /** The keys of real questions, as the job's query encoder makes them. */
+    List<float[]> queryKeys(List<String> questions) {
+        try (DjlCmtModel model = DjlCmtModel.load(modelDir, "cpu")) {
+            return model.encodeQueries(questions).stream().map(Encoding::key).toList();
+        }
     }
 
     /** Memory i of the bank is a copy of real memory i mod n. */

@@ -83,14 +83,34 @@ public final class KeyMatrix {
         for (int r = 0; r < n; r++) {
             int base = r * dim;
             for (int q = 0; q < queries.length; q++) {
-                float[] query = queries[q];
-                float s = 0f;
-                for (int j = 0; j < dim; j++) {
-                    s += rows[base + j] * query[j];
-                }
-                scores[q][r] = s;
+                scores[q][r] = dot(rows, base, queries[q], dim);
             }
         }
+    }
+
+    /**
+     * Eight independent partial sums: one running sum is a chain of dependent adds that the JIT may not reorder
+     * (float addition is not associative), so it runs at add latency; eight chains keep the FPU busy (about 4x
+     * faster here, measured by the bench's matching section).
+     */
+    static float dot(float[] rows, int base, float[] query, int dim) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+        int j = 0;
+        for (; j + 8 <= dim; j += 8) {
+            int b = base + j;
+            s0 += rows[b] * query[j];
+            s1 += rows[b + 1] * query[j + 1];
+            s2 += rows[b + 2] * query[j + 2];
+            s3 += rows[b + 3] * query[j + 3];
+            s4 += rows[b + 4] * query[j + 4];
+            s5 += rows[b + 5] * query[j + 5];
+            s6 += rows[b + 6] * query[j + 6];
+            s7 += rows[b + 7] * query[j + 7];
+        }
+        for (; j < dim; j++) {
+            s0 += rows[base + j] * query[j];
+        }
+        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
     }
 
     /** Dot product of {@code query} with every row, written into {@code scores[0..size)}. */

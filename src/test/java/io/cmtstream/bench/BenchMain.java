@@ -125,7 +125,9 @@ public final class BenchMain {
         md.append("Bank filled with real memories of the test split's paragraphs, replicated to the size, entering "
                 + "the bank through the job's own memory-bank operator (`CmtStreamJob.build(..., preloaded)`); "
                 + "compressing 1M documents on 2 cores would take days. Queries are real test questions, one at a "
-                + "time every 100 ms, AT_LEAST_ONCE delivery; latency is askedAt to the answer being produced. "
+                + "time every 100 ms after 10 unmeasured warm-up queries and once the job process is quiet again "
+                + "(RocksDB compaction after the load), AT_LEAST_ONCE delivery; latency is askedAt to the answer "
+                + "being produced. "
                 + "Consistency window on the quiet documents stream (`cmt.watermark.idle-timeout`): "
                 + idleTimeout.toMillis() + " ms. Stage columns are the answer's own timings (question encoding, "
                 + "matching, aggregation + decoding).\n\n");

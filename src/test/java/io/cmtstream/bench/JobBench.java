@@ -177,6 +177,17 @@ final class JobBench {
             await(client, Set.of("loaded"), Duration.ofMinutes(60));
             out.printf("bank of %d memories loaded in %.1f s%n", size, (System.nanoTime() - started) / 1e9);
             double rocksBytes = directorySize(rocksDir) / (double) size;
+            // Steady state, not the load's aftermath: warm the query path up (JIT, first shapes through libtorch)
+            // and let RocksDB finish compacting what the load wrote before anything is measured.
+            Set<String> warmUp = new java.util.HashSet<>();
+            for (int i = 0; i < WARM_UP_QUERIES; i++) {
+                warmUp.add("warm-" + i);
+                client.publish(query("warm-" + i, questions.get((i * 7) % questions.size())));
+                client.flush();
+                Thread.sleep(100);
+            }
+            await(client, warmUp, Duration.ofMinutes(10));
+            out.printf("quiet after %.1f s%n", awaitQuiet(Duration.ofMinutes(3)) / 1e3);
 
             Map<String, Answer> answers = new HashMap<>();
             Set<String> ids = new java.util.HashSet<>();
@@ -210,6 +221,25 @@ final class JobBench {
         } finally {
             deleteRecursively(rocksDir);
         }
+    }
+
+    private static final int WARM_UP_QUERIES = 10;
+
+    /**
+     * Waits until this process has used under 20% of the machine's CPU for 3 seconds in a row (RocksDB compaction
+     * and the load's garbage collection run in it), at most {@code limit}; returns the milliseconds waited.
+     */
+    static long awaitQuiet(Duration limit) throws InterruptedException {
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long started = System.currentTimeMillis();
+        int quietSeconds = 0;
+        os.getProcessCpuLoad();
+        while (quietSeconds < 3 && System.currentTimeMillis() - started < limit.toMillis()) {
+            Thread.sleep(1000);
+            quietSeconds = os.getProcessCpuLoad() < 0.2 ? quietSeconds + 1 : 0;
+        }
+        return System.currentTimeMillis() - started;
     }
 
     /** Heap the key matrix takes per memory, measured by filling one in this JVM. */

@@ -1,11 +1,15 @@
-"""Trains the CMT heads (compressor head, aggregator, reader) on cached backbone features, evaluates, exports.
+"""Trains the CMT model (compressor, aggregator, reader) on cached backbone features, evaluates, exports.
 
-Memory-aware objective per step (a batch = paragraphs of 2 training articles and up to 2 questions each):
+Memory-aware objective per step (a batch = 12 paragraphs of each of 2 training articles, up to 2 questions each):
   * answer cross-entropy through the reader, the prompt made by the aggregator from the question's memory and
     the top-k memories selected by self-matching among the batch's paragraphs (gold forced in for half the
     questions; k drawn from 1..max_k; memory dropped entirely for 15% of the questions so closed book is learned);
+  * span cross-entropy of the gold (memory, start, length) under the aggregator's span distribution (or of its
+    null option when the gold paragraph is not among the memories), with gold-span forcing of the prompt;
+  * auto-encoding: decompressed memory tokens must name the paragraph's tokens;
   * contrastive matching loss (InfoNCE, learned temperature) between question keys and paragraph keys, with the
     other paragraphs of the batch as negatives (half of them hard: same article).
+See docs/MODEL.md for why each term is there.
 """
 import argparse
 import collections
@@ -21,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BOS, EOS, PAD, Features, baselines, encode, evaluate, recall_at  # noqa: E402
+from common import BOS, EOS, PAD, Features, baselines, evaluate, recall_at  # noqa: E402
 from model import Aggregator, Compressor, Embeddings, Reader, quantize_all  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 

@@ -70,16 +70,12 @@ public final class SelfMatcher {
         return out;
     }
 
-    /** Score of a query key against one memory key. */
+    /** Score of a query key against one memory key: the key matrix's own kernel, so every path scores alike. */
     public static float dot(float[] query, float[] key) {
         if (query.length != key.length) {
             throw new IllegalArgumentException("query key has " + query.length + " dims, memory has " + key.length);
         }
-        float s = 0f;
-        for (int j = 0; j < key.length; j++) {
-            s += query[j] * key[j];
-        }
-        return s;
+        return KeyMatrix.dot(key, 0, query, key.length);
     }
 
     static int worseFirst(Match a, Match b) {

@@ -241,6 +241,16 @@ public final class DjlCmtModel implements CmtModel {
             return ids.length;
         }
 
+        /** Every row's ids, row-major {@code [B, maxLength]}, {@code pad} past each row's end. */
+        long[] paddedIds(long pad) {
+            long[] flat = new long[batch() * maxLength];
+            Arrays.fill(flat, pad);
+            for (int b = 0; b < batch(); b++) {
+                System.arraycopy(ids[b], 0, flat, b * maxLength, ids[b].length);
+            }
+            return flat;
+        }
+
         /** The rows at {@code rows}, padded to their own longest. */
         Tokenized select(int[] rows) {
             long[][] someIds = new long[rows.length][];
@@ -331,13 +341,10 @@ public final class DjlCmtModel implements CmtModel {
     float[] backboneStates(Tokenized tokens) {
         int batch = tokens.batch();
         int length = tokens.maxLength();
-        long[] ids = new long[batch * length];
+        long[] ids = tokens.paddedIds(config.tokens().pad());
         long[] mask = new long[batch * length];
-        Arrays.fill(ids, config.tokens().pad());
         for (int b = 0; b < batch; b++) {
-            long[] row = tokens.ids()[b];
-            System.arraycopy(row, 0, ids, b * length, row.length);
-            Arrays.fill(mask, b * length, b * length + row.length, 1L);
+            Arrays.fill(mask, b * length, b * length + tokens.ids()[b].length, 1L);
         }
         Shape shape = new Shape(batch, length);
         try (NDManager manager = backbone.getNDManager().newSubManager()) {
@@ -368,13 +375,10 @@ public final class DjlCmtModel implements CmtModel {
     Compressed compress(float[] hidden, Tokenized tokens) {
         int batch = tokens.batch();
         int length = tokens.maxLength();
+        long[] ids = tokens.paddedIds(config.tokens().pad());
         float[] mask = new float[batch * length];
-        long[] ids = new long[batch * length];
-        Arrays.fill(ids, config.tokens().pad());
         for (int b = 0; b < batch; b++) {
-            long[] row = tokens.ids()[b];
-            System.arraycopy(row, 0, ids, b * length, row.length);
-            Arrays.fill(mask, b * length, b * length + row.length, 1f);
+            Arrays.fill(mask, b * length, b * length + tokens.ids()[b].length, 1f);
         }
         String file = fileName(config.files().compressor());
         try (NDManager manager = compressor.getNDManager().newSubManager()) {
@@ -460,7 +464,6 @@ public final class DjlCmtModel implements CmtModel {
         for (int b = 0; b < batch; b++) {
             start[b] = new long[] {config.tokens().bos()};
         }
-        String file = fileName(config.files().reader());
         try (NDManager manager = reader.getNDManager().newSubManager()) {
             NDArray promptArray = promptArray(manager, prompt, batch);
             NDList state = readerPrefill(manager, promptArray, start);
@@ -484,7 +487,7 @@ public final class DjlCmtModel implements CmtModel {
                     break;
                 }
                 NDList previous = state;
-                state = readerStep(manager, file, promptArray, next, step, previous.get(1));
+                state = readerStep(manager, promptArray, next, step, previous.get(1));
                 previous.close();
             }
         }
@@ -519,8 +522,8 @@ public final class DjlCmtModel implements CmtModel {
     }
 
     /** The reader's {@code step}: one token per row at answer position {@code position}, after {@code cache}. */
-    private NDList readerStep(NDManager manager, String file, NDArray prompt, long[] tokens, int position,
-                              NDArray cache) {
+    private NDList readerStep(NDManager manager, NDArray prompt, long[] tokens, int position, NDArray cache) {
+        String file = fileName(config.files().reader());
         NDArray token = manager.create(tokens, new Shape(tokens.length, 1));
         NDArray at = manager.create(new long[] {position}, new Shape(1));
         IValue[] inputs = {IValue.from((PtNDArray) prompt), IValue.from((PtNDArray) token), IValue.from((PtNDArray) at),

@@ -1,6 +1,7 @@
 """Data access, SQuAD metric, BM25 and evaluation shared by train.py and fixture.py."""
 import collections
 import math
+import os
 import re
 import string
 
@@ -84,6 +85,29 @@ def recall_at(scores, gold, ks=(1, 5, 10)):
 
 
 # ---------------------------------------------------------------- model runs
+class Bound:
+    """An exported head (torch.jit.load) with its de-quantised weights computed once (its `weights` method) and
+    passed as the last input of every forward / step call, as the Java runtime does (docs/MODEL-CONTRACT.md)."""
+
+    def __init__(self, head, like=None):
+        self.head = head
+        self.w = head.weights(torch.zeros(1) if like is None else like)
+
+    def __call__(self, *args):
+        return self.head(*args, self.w)
+
+    def step(self, *args):
+        return self.head.step(*args, self.w)
+
+
+def load_heads(model_dir, info):
+    """(E, compressor, aggregator, reader) of an exported model: the de-quantised word embeddings and the three
+    heads bound to their de-quantised weights."""
+    le, lc, la, lr = (torch.jit.load(os.path.join(model_dir, info["files"][n]))
+                      for n in ("embeddings", "compressor", "aggregator", "reader"))
+    return le(torch.zeros(1)), Bound(lc), Bound(la), Bound(lr)
+
+
 @torch.no_grad()
 def encode(compressor, emb, feats, which, idx, bs=64):
     mems, keys = [], []

@@ -1,7 +1,8 @@
 """Writes src/test/resources/parity/parity.json: reference outputs of the exported model for the Java parity test.
 
 Everything is recomputed from text: tokenizer (training/wordpiece.py) -> backbone (training/backbone.py Bert, checked
-against the ONNX graph runner) -> the exported TorchScript files loaded with torch.jit.load.
+against the ONNX graph runner) -> the exported TorchScript files loaded with torch.jit.load, each head given the
+de-quantised weights its `weights` method returns (as the Java runtime does it).
 """
 import json
 import os
@@ -11,7 +12,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from backbone import Bert, OnnxGraphRunner  # noqa: E402
-from common import BOS, EOS  # noqa: E402
+from common import BOS, EOS, load_heads  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
 
@@ -27,9 +28,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
     tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
     onnx_path = os.path.join(backbone, info["backbone"]["onnxResource"])
     bert, ref = Bert(onnx_path), OnnxGraphRunner(onnx_path)
-    embeddings, comp, agg, reader = (torch.jit.load(os.path.join(model_dir, info["files"][n]))
-                                     for n in ("embeddings", "compressor", "aggregator", "reader"))
-    E = embeddings(torch.zeros(1))
+    E, comp, agg, reader = load_heads(model_dir, info)
     test = set(json.load(open(split))["test"])
     art = next(a for a in json.load(open(squad, encoding="utf-8"))["data"] if a["title"] in test)
     p0, p1 = art["paragraphs"][0], art["paragraphs"][1]

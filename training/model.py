@@ -3,10 +3,15 @@
 Written with shape-polymorphic tensor ops only (no Python ints taken from shapes), so that torch.jit.trace
 generalises over batch size, sequence length, k and answer length.
 Every large 2-D weight matrix is a `QLinear` whose weight is stored at export time as int8 with a float32 scale per
-output row (weight-only quantisation; dequantised in forward) to keep the bundle small. The word-embedding matrix
-(bge-small's, frozen) lives in its own file and is dequantised once by the caller, then passed to the compressor and
-the reader as an input, so that no per-call work depends on its 30522 x 384 size but the reader's output product.
+output row (weight-only quantisation) to keep the bundle small. Nothing is de-quantised per call: the word-embedding
+matrix (bge-small's, frozen) lives in its own file and is de-quantised once by the caller, then passed to the
+compressor and the reader as an input, so that no per-call work depends on its 30522 x 384 size but the reader's
+output product; likewise every head (`Head`: compressor, aggregator, reader) has a `weights(like)` method that
+returns all its QLinear matrices de-quantised as one flat float vector, which the caller computes once and passes
+to every forward / step call as the extra last input `w` (the traced graphs then only slice and view it).
+In eager training `w` is left out (None) and the QLinears use their own (unquantised) weights.
 """
+import contextlib
 import math
 
 import torch
@@ -23,8 +28,13 @@ def quantize_rows(w):
 
 
 class QLinear(nn.Module):
+    """A linear layer whose [dout, din] weight is float (training) or int8 per row after `quantize` (export). Inside
+    a head's `Head.bound(w)` it uses the view of `w` it was bound to instead (the caller's de-quantised copy)."""
+
     def __init__(self, din, dout, bias=True, zero=False, eye=False):
         super().__init__()
+        self.din, self.dout = din, dout
+        self.given = None
         if zero:
             w = torch.zeros(dout, din)
         elif eye:
@@ -42,8 +52,12 @@ class QLinear(nn.Module):
         self.register_buffer("ws", s)
         self.quantized = True
 
-    def w(self):
+    def dequantized(self):
+        """The [dout, din] float weight from the module's own parameters / buffers."""
         return self.wq.float() * self.ws if self.quantized else self.weight
+
+    def w(self):
+        return self.given if self.given is not None else self.dequantized()
 
     def forward(self, x):
         return F.linear(x, self.w(), self.bias)
@@ -64,6 +78,40 @@ class Embeddings(nn.Module):
         return (self.eq.float() * self.es).to(like.dtype)
 
 
+class Head(nn.Module):
+    """A module whose QLinear matrices can be given from outside, de-quantised once: `weights(like)` is their
+    flat concatenation in module order (`like` only carries the dtype: a traced method needs an input), and
+    `bound(w)` makes every QLinear use its slice of such a vector for the calls inside the `with` block."""
+
+    def qlinears(self):
+        return [m for m in self.modules() if isinstance(m, QLinear)]
+
+    def weights_size(self):
+        return sum(m.dout * m.din for m in self.qlinears())
+
+    def weights(self, like):
+        return torch.cat([m.dequantized().reshape(-1) for m in self.qlinears()]).to(like.dtype)
+
+    @contextlib.contextmanager
+    def bound(self, w):
+        """Slices `w` (from `weights`) into the QLinears' [dout, din] views; offsets are Python ints, so a traced
+        graph records only slice/view ops. With w None the QLinears use their own weights."""
+        if w is None:
+            yield
+            return
+        ms = self.qlinears()
+        a = 0
+        for m in ms:
+            b = a + m.dout * m.din
+            m.given = w[a:b].view(m.dout, m.din)
+            a = b
+        try:
+            yield
+        finally:
+            for m in ms:
+                m.given = None
+
+
 def token_grid(x, mask, size):
     """Scatters the L token rows of x [B, L, H] onto a fixed grid of `size` positions (zeros past the text)."""
     j = torch.cumsum(torch.ones_like(mask[0]), 0) - 1.0                      # [L] = 0..L-1
@@ -72,8 +120,9 @@ def token_grid(x, mask, size):
     return torch.einsum("bld,lp->bpd", x * mask[..., None], place)
 
 
-class Compressor(nn.Module):
-    """hidden [B, L, H], ids [B, L], mask [B, L], emb [V, H] -> (memory [B, M, H], key [B, H] L2-normalised).
+class Compressor(Head):
+    """hidden [B, L, H], ids [B, L], mask [B, L], emb [V, H], w (`weights`) -> (memory [B, M, H], key [B, H]
+    L2-normalised).
 
     Memory: every token i (i < M*C) of the text is coded into H/C numbers from its contextual state and its word
     embedding, and slot s is the concatenation of the codes of tokens s*C .. s*C+C-1 (a block code: tokens of a
@@ -114,8 +163,9 @@ class Compressor(nn.Module):
         key = self.mix[0] * cls + self.mix[1] * mean + self.mix[2] * ctx + self.mix[3] * lex
         return F.normalize(key, dim=-1)
 
-    def forward(self, hidden, ids, mask, emb):
-        return self.memory(hidden, ids, mask, emb, self.m), self.key(hidden, ids, mask, emb)
+    def forward(self, hidden, ids, mask, emb, w=None):
+        with self.bound(w):
+            return self.memory(hidden, ids, mask, emb, self.m), self.key(hidden, ids, mask, emb)
 
 
 class Decompressor(nn.Module):
@@ -134,8 +184,8 @@ class Decompressor(nn.Module):
         return v + self.pos[: v.size(-2)]
 
 
-class Aggregator(nn.Module):
-    """query [B, M, H], memories [B, k, M, H], scores [B, k], present [B, k] -> prompt [B, P, H].
+class Aggregator(Head):
+    """query [B, M, H], memories [B, k, M, H], scores [B, k], present [B, k], w (`weights`) -> prompt [B, P, H].
 
     Top-aggregation as question-conditioned attention over the decompressed tokens of the top-k memories: every
     (memory, start, length) span gets a logit from start/end scorers (question-aware through a cross-attention to the
@@ -226,11 +276,13 @@ class Aggregator(nn.Module):
         z = torch.stack(out, 1) + self.gq(qp)[:, None] + self.ppos
         return self.out_ln(z)
 
-    def forward(self, query, memories, scores, present):
-        logp, v, qp = self.spans(query, memories, scores, present)
-        if self.hard:
-            return self.prompt_from_probs(torch.zeros_like(logp).scatter(1, logp.argmax(1, keepdim=True), 1.0), v, qp)
-        return self.prompt_from(logp, v, qp)
+    def forward(self, query, memories, scores, present, w=None):
+        with self.bound(w):
+            logp, v, qp = self.spans(query, memories, scores, present)
+            if self.hard:
+                return self.prompt_from_probs(
+                    torch.zeros_like(logp).scatter(1, logp.argmax(1, keepdim=True), 1.0), v, qp)
+            return self.prompt_from(logp, v, qp)
 
 
 class ReaderLayer(nn.Module):
@@ -257,10 +309,11 @@ class ReaderLayer(nn.Module):
         return x, k, v
 
 
-class Reader(nn.Module):
+class Reader(Head):
     """Prefix decoder: [prompt (P vectors); answer tokens] -> causal transformer -> next-token logits over the
     (tied, frozen) word embeddings. `forward` reads the prompt and [bos] and returns the logits and the key/value
-    cache; `step` extends the cache by one token, so decoding costs one position per token."""
+    cache; `step` extends the cache by one token, so decoding costs one position per token. Both take the
+    de-quantised weights (`weights`) as their last input."""
 
     def __init__(self, d=384, heads=6, ffn=640, layers=2, p=12, max_t=32, vocab=30522):
         super().__init__()
@@ -311,18 +364,20 @@ class Reader(nn.Module):
         x, _ = self.run(x, cache, bias4)
         return self.logits(x[:, prompt.size(1):][sel], emb)
 
-    def forward(self, prompt, answer, emb):
+    def forward(self, prompt, answer, emb, w=None):
         """Prefill: logits [B, vocab] of the token after `answer` and the cache [2*layers, B, heads, P+T, dh]."""
-        x, cache, bias4 = self.start(prompt, answer, emb)
-        x, cache = self.run(x, cache, bias4)
-        return self.logits(x[:, -1], emb), cache
+        with self.bound(w):
+            x, cache, bias4 = self.start(prompt, answer, emb)
+            x, cache = self.run(x, cache, bias4)
+            return self.logits(x[:, -1], emb), cache
 
-    def step(self, prompt, token, position, cache, emb):
+    def step(self, prompt, token, position, cache, emb, w=None):
         """token [B, 1] at answer position `position` ([1], long) after `cache` -> (logits [B, vocab], cache)."""
-        x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
-        bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
-        x, cache = self.run(x, cache, bias4)
-        return self.logits(x[:, -1], emb), cache
+        with self.bound(w):
+            x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
+            bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
+            x, cache = self.run(x, cache, bias4)
+            return self.logits(x[:, -1], emb), cache
 
 
 def quantize_all(module):

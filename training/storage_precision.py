@@ -13,7 +13,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, answer, em_f1, encode  # noqa: E402
+from common import Features, answer, em_f1, encode, load_heads  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
 
@@ -31,9 +31,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))
     info = json.load(open(os.path.join(args.model, "model.json")))
-    le, lc, la, lr = (torch.jit.load(os.path.join(args.model, info["files"][n]))
-                      for n in ("embeddings", "compressor", "aggregator", "reader"))
-    E = le(torch.zeros(1))
+    E, lc, la, lr = load_heads(args.model, info)
     feats = Features(os.path.join(args.cache, "features.pt"))
     tok = WordPiece(os.path.join(args.backbone, info["backbone"]["tokenizerResource"]))
     pidx = [i for i, p in enumerate(feats.paras) if p["split"] == args.split]

@@ -25,9 +25,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BOS, EOS, PAD, Features, baselines, evaluate, recall_at  # noqa: E402
+from common import BOS, EOS, PAD, Bound, Features, baselines, evaluate, load_heads, recall_at  # noqa: E402
 from model import Aggregator, Compressor, Embeddings, Reader, quantize_all  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
+
+
+FORMAT = "cmt-model/3"      # docs/MODEL-CONTRACT.md
 
 
 def pick_answer(answers):
@@ -287,44 +290,63 @@ def feats_word_emb(backbone_dir):
     raise KeyError("word embeddings")
 
 
-def trace_all(comp, agg, reader, embeddings, M, P, H=384):
+LIKE = torch.zeros(1)       # the dtype carrier of the `weights` methods
+
+
+def trace_heads(comp, agg, reader, E, M, P, H=384):
+    """The heads traced in the contract's form: forward (and the reader's step) take the de-quantised weights as
+    their last input, which the traced `weights` method makes once (docs/MODEL-CONTRACT.md)."""
     torch.manual_seed(0)
-    te = torch.jit.trace(embeddings, (torch.zeros(1),), check_trace=False)
-    E = embeddings(torch.zeros(1))
     h, ids, m = torch.randn(3, 11, H), torch.randint(1000, 5000, (3, 11)), torch.ones(3, 11)
     m[1, 7:] = 0
-    tc = torch.jit.trace(comp, (h, ids, m, E), check_trace=False)
-    q, mem, sc, pr = torch.randn(2, M, H), torch.randn(2, 3, M, H), torch.randn(2, 3), torch.ones(2, 3)
-    ta = torch.jit.trace(agg, (q, mem, sc, pr), check_trace=False)
+    wc = comp.weights(LIKE)
+    tc = torch.jit.trace_module(comp, {"forward": (h, ids, m, E, wc), "weights": (LIKE,)}, check_trace=False)
+    ta = trace_aggregator(agg, M)
     p, a = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1))
-    _, cache = reader(p, a, E)
-    tr = torch.jit.trace_module(reader, {"forward": (p, a, E),
-                                         "step": (p, a, torch.tensor([1]), cache, E)}, check_trace=False)
-    return te, tc, ta, tr
+    wr = reader.weights(LIKE)
+    _, cache = reader(p, a, E, wr)
+    tr = torch.jit.trace_module(reader, {"forward": (p, a, E, wr), "step": (p, a, torch.tensor([1]), cache, E, wr),
+                                         "weights": (LIKE,)}, check_trace=False)
+    return tc, ta, tr
+
+
+def trace_aggregator(agg, M, H=384):
+    torch.manual_seed(0)
+    q, mem, sc, pr = torch.randn(2, M, H), torch.randn(2, 3, M, H), torch.randn(2, 3), torch.ones(2, 3)
+    return torch.jit.trace_module(agg, {"forward": (q, mem, sc, pr, agg.weights(LIKE)), "weights": (LIKE,)},
+                                  check_trace=False)
+
+
+def trace_all(comp, agg, reader, embeddings, M, P, H=384):
+    torch.manual_seed(0)
+    te = torch.jit.trace(embeddings, (LIKE,), check_trace=False)
+    E = embeddings(LIKE)
+    return (te,) + trace_heads(comp, agg, reader, E, M, P, H)
 
 
 def check_traces(comp, agg, reader, tc, ta, tr, E, M, P, H=384):
-    """The traced modules must agree with the eager ones on shapes other than the tracing example, and cached
-    decoding must agree with reading the whole prefix at once."""
+    """The traced modules (given their own `weights`) must agree with the eager ones on shapes other than the
+    tracing example, and cached decoding must agree with reading the whole prefix at once."""
     torch.manual_seed(1)
+    wc, wa, wr = tc.weights(LIKE), ta.weights(LIKE), tr.weights(LIKE)
     worst = 0.0
     for B, L in ((1, 5), (5, 40), (2, 256)):
         h, ids, m = torch.randn(B, L, H), torch.randint(1000, 5000, (B, L)), torch.ones(B, L)
         m[0, L // 2 + 1:] = 0
-        for x, y in zip(comp(h, ids, m, E), tc(h, ids, m, E)):
+        for x, y in zip(comp(h, ids, m, E), tc(h, ids, m, E, wc)):
             worst = max(worst, float((x - y).abs().max()))
     for B, k in ((1, 1), (4, 5), (3, 2)):
         q, mem, sc, pr = torch.randn(B, M, H), torch.randn(B, k, M, H), torch.rand(B, k), torch.ones(B, k)
         pr[0, -1] = 0
-        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr)).abs().max()))
+        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr, wa)).abs().max()))
         pr = torch.zeros(B, k)
-        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr)).abs().max()))
+        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr, wa)).abs().max()))
     for B, T in ((1, 1), (3, 7), (2, 12)):
         p, a = torch.randn(B, P, H), torch.randint(1000, 5000, (B, T))
         full, _ = reader(p, a, E)
-        logits, cache = tr(p, a[:, :1], E)
+        logits, cache = tr(p, a[:, :1], E, wr)
         for t in range(1, T):
-            logits, cache = tr.step(p, a[:, t:t + 1], torch.tensor([t]), cache, E)
+            logits, cache = tr.step(p, a[:, t:t + 1], torch.tensor([t]), cache, E, wr)
         worst = max(worst, float((full - logits).abs().max()))
     return worst
 
@@ -349,9 +371,8 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
     def clean(r):
         return {k: v for k, v in r.items() if not k.startswith("_")}
 
-    # evaluate exactly the exported files
-    le, lc, la, lr = (torch.jit.load(paths[n]) for n in names)
-    E = le(torch.zeros(1))
+    # evaluate exactly the exported files, called as the Java runtime calls them
+    E, lc, la, lr = load_heads(args.out, {"files": {n: n + ".pt" for n in names}})
     t0 = time.time()
     vks = tuple(int(k) for k in args.val_ks.split(","))
     val = evaluate(lc, la, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
@@ -360,10 +381,9 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
     # decoding choice on validation: the prompt from the whole span distribution (as trained half of the time) or
     # from its single most likely span (as the gold-forced half was trained)
     agg.hard = True
-    q, mem, sc, pr = torch.randn(2, args.memory, 384), torch.randn(2, 3, args.memory, 384), torch.randn(2, 3), torch.ones(2, 3)
     hard_path = paths["aggregator"] + ".hard"
-    torch.jit.trace(agg, (q, mem, sc, pr), check_trace=False).save(hard_path)
-    la_hard = torch.jit.load(hard_path)
+    trace_aggregator(agg, args.memory).save(hard_path)
+    la_hard = Bound(torch.jit.load(hard_path))
     val_hard = evaluate(lc, la_hard, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
                         limit=args.eval_limit or None)
     print("validation (hard span prompt):", clean(val_hard), flush=True)
@@ -394,7 +414,7 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
         "cmtK": best_k,
     }
     info = {
-        "format": "cmt-model/2",
+        "format": FORMAT,
         "name": "cmt-bge-small-squad",
         "version": time.strftime("%Y-%m-%d") + "-" + h.hexdigest()[:8],
         "backbone": {

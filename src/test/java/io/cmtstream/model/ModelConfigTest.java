@@ -27,7 +27,7 @@ class ModelConfigTest {
     private ObjectNode fullModel() throws IOException {
         ObjectNode root = (ObjectNode) JSON.readTree("""
                 {
-                  "format": "cmt-model/2",
+                  "format": "cmt-model/3",
                   "name": "cmt-test",
                   "version": "2026-01-01-abc123",
                   "backbone": {
@@ -108,7 +108,7 @@ class ModelConfigTest {
 
     @Test
     void corruptModelJsonIsNamed() throws IOException {
-        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/2\", ");
+        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/3\", ");
         String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
         assertTrue(message.startsWith(dir.resolve("model.json") + " is not valid JSON"), message);
     }
@@ -138,7 +138,16 @@ class ModelConfigTest {
     void otherFormatVersionIsRejected() throws IOException {
         ObjectNode root = fullModel();
         root.put("format", "cmt-model/1");
-        assertTrue(failure(root).contains("'format' is 'cmt-model/1', this runtime reads 'cmt-model/2'"));
+        assertTrue(failure(root).endsWith("'format' is 'cmt-model/1', this runtime reads 'cmt-model/3'"));
+    }
+
+    @Test
+    void previousFormatVersionIsRejectedNamingTheConversion() throws IOException {
+        ObjectNode root = fullModel();
+        root.put("format", "cmt-model/2");
+        String message = failure(root);
+        assertTrue(message.contains("'format' is 'cmt-model/2', this runtime reads 'cmt-model/3'"), message);
+        assertTrue(message.contains("training/reexport.py"), message);
     }
 
     @Test

@@ -6,9 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -18,12 +21,14 @@ import java.util.concurrent.TimeUnit;
 import static io.cmtstream.model.ParityITCase.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The trained-model path (compressor head, aggregator, reader through DJL's PyTorch engine) on a tiny random model
  * traced with Debian's torch 1.13 (src/test/resources/models/tiny-random/make_tiny_random.py): shapes, masking,
- * padding of k, batching and cached greedy decoding, and parity with PyTorch on the traced files.
+ * padding of k, batching and cached greedy decoding, parity with PyTorch on the traced files (each head given the
+ * de-quantised weights of its {@code weights} method), and the start failing on a head without that method.
  */
 class TinyModelITCase {
 
@@ -154,6 +159,19 @@ class TinyModelITCase {
             assertTrue(runtime.stats().answers().batches() < 6);
             assertTrue(runtime.stats().queries().batches() < 6);
         }
+    }
+
+    @Test
+    void headWithoutWeightsMethodFailsTheStartNamingIt(@TempDir Path dir) throws IOException {
+        for (String file : new String[] {"model.json", "embeddings.pt", "compressor.pt", "aggregator.pt",
+                "reader.pt"}) {
+            Files.copy(TINY.resolve(file), dir.resolve(file));
+        }
+        // A TorchScript module with a forward but no weights method, as a cmt-model/2 head would be.
+        Files.copy(TINY.resolve("embeddings.pt"), dir.resolve("aggregator.pt"), StandardCopyOption.REPLACE_EXISTING);
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> DjlCmtModel.load(dir, "cpu"));
+        assertTrue(e.getMessage().startsWith("cannot load " + dir.resolve("aggregator.pt") + ": its weights method "
+                + "failed"), e.getMessage());
     }
 
     private static float[] floats(JsonNode array) {

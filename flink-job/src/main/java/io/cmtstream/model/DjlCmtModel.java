@@ -9,6 +9,7 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.engine.PtNDManager;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,15 +40,20 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Follows docs/MODEL-CONTRACT.md: texts become {@code [CLS] tokens [SEP]} truncated to the model's maximum
  * length and padded to the longest in the batch; the backbone's hidden states go through the compressor head to
  * memory tokens and an L2-normalised key; an answer is the aggregator's soft prompt decoded greedily by the reader,
- * all requests of a call in one batch, one position per step through the reader's key/value cache. The
- * word-embedding matrix, which the compressor and the reader both take as an input, is de-quantised once at load.
+ * all requests of a call in one batch, one position per step through the reader's key/value cache.
+ *
+ * <p>Nothing is de-quantised per call (contract {@value ModelConfig#FORMAT}): at load, the embeddings file's
+ * output, the word-embedding matrix that the compressor and the reader both take as an input, and each head's
+ * traced {@code weights} method's output, all its weight matrices de-quantised from int8 into one flat float
+ * vector, are made once; every call of a head passes its vector as the last input (the heads only slice it).
  * A model without TorchScript files is retrieval-only: the key is the L2-normalised {@code [CLS]} state and there
  * are no memory tokens and no reader.
  *
  * <p>Tensors never leave this class: every call opens its own {@link NDManager}s and closes them before returning
  * plain arrays, and copies float arrays between the two engines. Thread-safe: concurrent calls share only the
- * loaded weights, which are read-only. The instance owns its models and tokenizer; {@link #close} frees them and
- * must not overlap a call in flight ({@link ModelRuntime} guarantees that).
+ * loaded weights and the tensors made from them at load ({@link Weights}), which are read-only. The instance owns
+ * its models, those tensors and its tokenizer; {@link #close} frees them and must not overlap a call in flight
+ * ({@link ModelRuntime} guarantees that).
  */
 public final class DjlCmtModel implements CmtModel {
 
@@ -57,6 +64,8 @@ public final class DjlCmtModel implements CmtModel {
     private static final String[] BACKBONE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"};
     private static final String SELF_CHECK_TEXT = "What does the model remember?";
     private static final String READER_STEP = "step";
+    /** The heads' method that returns their de-quantised weights, run once at load. */
+    private static final String HEAD_WEIGHTS = "weights";
     /** Texts of a call are run in sub-batches whose padding is at most this share of their tokens. */
     private static final double MAX_PADDING_SHARE = 0.1;
 
@@ -69,13 +78,26 @@ public final class DjlCmtModel implements CmtModel {
     private final Model compressor;
     private final Model aggregator;
     private final Model reader;
-    /** The de-quantised word embeddings [vocab, hidden], shared read-only by every call; null when retrieval-only. */
-    private final NDArray embeddings;
-    private final NDManager weights;
+    /** Made once at load, shared read-only by every call; null when retrieval-only. */
+    private final Weights weights;
     private final AtomicBoolean closed = new AtomicBoolean();
 
+    /**
+     * The tensors made once at load, in one long-lived manager.
+     *
+     * @param manager owns the arrays below (a sub-manager of the reader's)
+     * @param embeddings the de-quantised word embeddings {@code [vocab, hidden]}, an input of the compressor and
+     *     the reader
+     * @param compressor the compressor's de-quantised weights (its {@code weights} method's flat vector), its
+     *     last input
+     * @param aggregator the aggregator's, likewise
+     * @param reader the reader's, the last input of {@code forward} and {@code step}
+     */
+    private record Weights(NDManager manager, NDArray embeddings, NDArray compressor, NDArray aggregator,
+                           NDArray reader) {}
+
     private DjlCmtModel(ModelConfig config, HuggingFaceTokenizer tokenizer, Model backbone, List<String> inputs,
-                        Model compressor, Model aggregator, Model reader, NDManager weights, NDArray embeddings) {
+                        Model compressor, Model aggregator, Model reader, Weights weights) {
         this.config = config;
         this.info = config.info();
         this.tokenizer = tokenizer;
@@ -86,7 +108,6 @@ public final class DjlCmtModel implements CmtModel {
         this.aggregator = aggregator;
         this.reader = reader;
         this.weights = weights;
-        this.embeddings = embeddings;
     }
 
     /**
@@ -121,20 +142,23 @@ public final class DjlCmtModel implements CmtModel {
             Model compressor = null;
             Model aggregator = null;
             Model reader = null;
-            NDManager weights = null;
-            NDArray embeddings = null;
+            Weights weights = null;
             if (config.hasReader()) {
                 Device torchDevice = torchDevice(device);
                 ModelConfig.ModelFiles files = config.files();
                 compressor = loadTorchScript("compressor", files.compressor(), torchDevice, opened);
                 aggregator = loadTorchScript("aggregator", files.aggregator(), torchDevice, opened);
                 reader = loadTorchScript("reader", files.reader(), torchDevice, opened);
-                weights = reader.getNDManager().newSubManager();
-                opened.add(weights);
-                embeddings = loadEmbeddings(config, files.embeddings(), torchDevice, weights);
+                NDManager manager = reader.getNDManager().newSubManager();
+                opened.add(manager);
+                weights = new Weights(manager,
+                        loadEmbeddings(config, files.embeddings(), torchDevice, manager),
+                        headWeights(compressor, files.compressor(), manager),
+                        headWeights(aggregator, files.aggregator(), manager),
+                        headWeights(reader, files.reader(), manager));
             }
             DjlCmtModel model = new DjlCmtModel(config, tokenizer, backbone, inputs, compressor, aggregator, reader,
-                    weights, embeddings);
+                    weights);
             model.selfCheck();
             LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
                     config.name(), config.version(), dir, config.hasReader() ? "with reader" : "retrieval-only",
@@ -196,7 +220,7 @@ public final class DjlCmtModel implements CmtModel {
         List<AutoCloseable> all = new ArrayList<>();
         all.add(tokenizer);
         all.add(backbone);
-        all.add(weights);
+        all.add(weights == null ? null : weights.manager());
         all.add(compressor);
         all.add(aggregator);
         all.add(reader);
@@ -386,7 +410,8 @@ public final class DjlCmtModel implements CmtModel {
                     manager.create(hidden, new Shape(batch, length, config.backbone().hidden())),
                     manager.create(ids, new Shape(batch, length)),
                     manager.create(mask, new Shape(batch, length)),
-                    embeddings));
+                    weights.embeddings(),
+                    weights.compressor()));
             if (outputs.size() != 2) {
                 throw new IllegalStateException(file + " must return (memory, key), returned " + outputs.size()
                         + " tensors");
@@ -429,7 +454,8 @@ public final class DjlCmtModel implements CmtModel {
                     manager.create(query, new Shape(batch, m, h)),
                     manager.create(memories, new Shape(batch, k, m, h)),
                     manager.create(scores, new Shape(batch, k)),
-                    manager.create(present, new Shape(batch, k))));
+                    manager.create(present, new Shape(batch, k)),
+                    weights.aggregator()));
             NDArray prompt = outputs.get(0);
             expectShape(file, "prompt", prompt, batch, config.dims().softPrompt(), h);
             return prompt.toFloatArray();
@@ -512,7 +538,8 @@ public final class DjlCmtModel implements CmtModel {
         }
         String file = fileName(config.files().reader());
         NDList outputs = forward(reader, file, manager,
-                new NDList(prompt, manager.create(flat, new Shape(batch, length)), embeddings));
+                new NDList(prompt, manager.create(flat, new Shape(batch, length)), weights.embeddings(),
+                        weights.reader()));
         if (outputs.size() != 2) {
             throw new IllegalStateException(file + " must return (logits, cache), returned " + outputs.size()
                     + " tensors");
@@ -527,7 +554,8 @@ public final class DjlCmtModel implements CmtModel {
         NDArray token = manager.create(tokens, new Shape(tokens.length, 1));
         NDArray at = manager.create(new long[] {position}, new Shape(1));
         IValue[] inputs = {IValue.from((PtNDArray) prompt), IValue.from((PtNDArray) token), IValue.from((PtNDArray) at),
-                IValue.from((PtNDArray) cache), IValue.from((PtNDArray) embeddings)};
+                IValue.from((PtNDArray) cache), IValue.from((PtNDArray) weights.embeddings()),
+                IValue.from((PtNDArray) weights.reader())};
         try (IValue result = IValueUtils.runMethod((PtSymbolBlock) reader.getBlock(), READER_STEP, inputs)) {
             NDList outputs = result.toNDList((PtNDManager) manager);
             token.close();
@@ -557,6 +585,43 @@ public final class DjlCmtModel implements CmtModel {
         } finally {
             closeAll(opened, null);
         }
+    }
+
+    /**
+     * Runs a head's traced {@code weights} method once: its output, the head's weight matrices de-quantised into
+     * one flat float vector, lives in {@code into}.
+     */
+    private static NDArray headWeights(Model head, Path file, NDManager into) {
+        long started = System.nanoTime();
+        NDArray like = into.zeros(new Shape(1));
+        IValue input = IValue.from((PtNDArray) like);
+        NDArray vector;
+        try (IValue result = IValueUtils.runMethod((PtSymbolBlock) head.getBlock(), HEAD_WEIGHTS, input)) {
+            if (!result.isTensor()) {
+                throw new ModelLoadException("cannot load " + file + ": its " + HEAD_WEIGHTS
+                        + " method must return one tensor");
+            }
+            vector = result.toTensor((PtNDManager) into);
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw new ModelLoadException("cannot load " + file + ": its " + HEAD_WEIGHTS + " method failed (a "
+                    + ModelConfig.FORMAT + " head has one, see docs/MODEL-CONTRACT.md): " + rootMessage(e), e);
+        } finally {
+            input.close();
+            like.close();
+        }
+        if (vector.getShape().dimension() != 1 || vector.getDataType() != DataType.FLOAT32) {
+            Shape shape = vector.getShape();
+            DataType type = vector.getDataType();
+            vector.close();
+            throw new ModelLoadException("cannot load " + file + ": its " + HEAD_WEIGHTS + " method returned "
+                    + type + " " + shape + ", expected a float32 vector");
+        }
+        LOG.info("De-quantised {} weight floats ({} MiB) of {} once, in {} ms", vector.size(),
+                String.format(Locale.ROOT, "%.1f", vector.size() * 4.0 / (1 << 20)), fileName(file),
+                (System.nanoTime() - started) / 1_000_000);
+        return vector;
     }
 
     // ---- loading --------------------------------------------------------------------------------------------

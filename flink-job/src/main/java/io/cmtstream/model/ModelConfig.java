@@ -46,7 +46,10 @@ public record ModelConfig(
         int defaultTopK) {
 
     /** The contract version this runtime reads. */
-    public static final String FORMAT = "cmt-model/2";
+    public static final String FORMAT = "cmt-model/3";
+
+    /** The previous contract version: heads without a {@code weights} method (training/reexport.py converts). */
+    static final String PREVIOUS_FORMAT = "cmt-model/2";
 
     /** The only backbone kind so far: a BERT encoder exported to ONNX. */
     public static final String BACKBONE_KIND = "onnx-bert";
@@ -138,7 +141,8 @@ public record ModelConfig(
         String format = keys.string(root, "format");
         if (!FORMAT.equals(format)) {
             throw new ModelLoadException(json + ": 'format' is '" + format + "', this runtime reads '" + FORMAT
-                    + "'");
+                    + "'" + (PREVIOUS_FORMAT.equals(format) ? " (a " + PREVIOUS_FORMAT + " model's heads are re-traced "
+                    + "in " + FORMAT + " by training/reexport.py, without retraining)" : ""));
         }
         String name = keys.string(root, "name");
         String version = keys.string(root, "version");

@@ -6,22 +6,32 @@ import io.cmtstream.memory.SelfMatcher;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
  * Matching alone, on the shard's own kernel ({@link SelfMatcher#topK} over a {@link KeyMatrix}), at bank sizes
- * the job bench cannot fill in a session (1M memories of RocksDB state is about 25 GB): single queries, the bank
- * split over 1 and 2 shards (one thread per shard, as one subtask per slot), against a one-accumulator dot product
- * over the same floats as the reference the kernel is measured against.
+ * the job bench cannot fill in a session: the bank split over 1 and 2 shards (one thread per shard, as one subtask
+ * per slot), one query at a time and in batches of {@link #BATCH} (queries that wait in a shard together share one
+ * pass over its rows). On one shard the same rows are also scored by the portable scalar kernel and, as the
+ * reference the int8 encoding is measured against, by the previous float kernel (eight partial sums over float
+ * rows).
  */
 final class MatchBench {
     private MatchBench() {}
 
-    /** Per-query matching time in ms; {@code naiveP50} is the one-accumulator reference on one shard. */
-    record Result(int memories, int shards, double p50, double p99, double naiveP50) {}
+    static final int BATCH = 8;
+
+    /**
+     * Per-query matching time in ms; {@code batchedP50} per query of a batch of {@link #BATCH}; {@code scalarP50}
+     * and {@code floatP50} only on one shard (NaN otherwise).
+     */
+    record Result(int memories, int shards, String kernel, double p50, double p99, double batchedP50,
+                  double scalarP50, double floatP50) {}
 
     static List<Result> measure(List<float[]> base, int[] sizes, int[] shardCounts, List<float[]> queries,
                                 PrintStream out) throws Exception {
@@ -29,49 +39,32 @@ final class MatchBench {
         for (int size : sizes) {
             for (int shards : shardCounts) {
                 KeyMatrix[] banks = new KeyMatrix[shards];
-                float[][] flat = new float[shards][];
                 for (int s = 0; s < shards; s++) {
                     banks[s] = new KeyMatrix();
                 }
                 for (int i = 0; i < size; i++) {
                     banks[i % shards].put("m-" + i, base.get(i % base.size()));
                 }
-                int dim = base.get(0).length;
-                for (int s = 0; s < shards; s++) {
-                    flat[s] = new float[banks[s].size() * dim];
-                    for (int i = s, r = 0; i < size; i += shards, r++) {
-                        System.arraycopy(base.get(i % base.size()), 0, flat[s], r * dim, dim);
-                    }
-                }
                 ExecutorService pool = Executors.newFixedThreadPool(shards);
                 try {
-                    List<Double> times = new ArrayList<>();
-                    List<Double> naive = new ArrayList<>();
-                    for (int q = 0; q < queries.size() + 5; q++) {
-                        float[] query = queries.get(q % queries.size());
-                        long t0 = System.nanoTime();
-                        List<Future<?>> parts = new ArrayList<>();
-                        for (KeyMatrix bank : banks) {
-                            parts.add(pool.submit(() -> SelfMatcher.topK(bank, query, 3)));
+                    double[] single = time(queries, q -> parallel(pool, banks, new float[][] {q}));
+                    float[][] batch = queries.subList(0, Math.min(BATCH, queries.size())).toArray(float[][]::new);
+                    double batched = time(queries, q -> parallel(pool, banks, batch))[0] / batch.length;
+                    double scalar = Double.NaN;
+                    double floats = Double.NaN;
+                    if (shards == 1) {
+                        KeyMatrix portable = KeyMatrix.scalar();
+                        float[] rows = new float[size * base.get(0).length];
+                        int dim = base.get(0).length;
+                        for (int i = 0; i < size; i++) {
+                            portable.put("m-" + i, base.get(i % base.size()));
+                            System.arraycopy(base.get(i % base.size()), 0, rows, i * dim, dim);
                         }
-                        for (Future<?> part : parts) {
-                            part.get();
-                        }
-                        double ms = (System.nanoTime() - t0) / 1e6;
-                        if (shards == 1) {
-                            long t1 = System.nanoTime();
-                            naiveScan(flat[0], query, dim);
-                            double naiveMs = (System.nanoTime() - t1) / 1e6;
-                            if (q >= 5) {
-                                naive.add(naiveMs);
-                            }
-                        }
-                        if (q >= 5) { // the first few warm the JIT up
-                            times.add(ms);
-                        }
+                        scalar = time(queries, q -> SelfMatcher.topK(portable, q, 3))[0];
+                        floats = time(queries, q -> floatScan(rows, q, dim))[0];
                     }
-                    Result r = new Result(size, shards, Percentiles.of(times, 50), Percentiles.of(times, 99),
-                            naive.isEmpty() ? Double.NaN : Percentiles.of(naive, 50));
+                    Result r = new Result(size, shards, banks[0].kernelName(), single[0], single[1], batched,
+                            scalar, floats);
                     out.println("match: " + r);
                     results.add(r);
                 } finally {
@@ -82,15 +75,56 @@ final class MatchBench {
         return results;
     }
 
-    /** The reference: one running sum per row, as the kernel was before it kept eight. */
-    static float naiveScan(float[] rows, float[] query, int dim) {
+    interface Scan {
+        void run(float[] query) throws Exception;
+    }
+
+    /** p50 and p99 in ms of {@code scan} over the queries, after five unmeasured ones that warm the JIT up. */
+    private static double[] time(List<float[]> queries, Scan scan) throws Exception {
+        List<Double> times = new ArrayList<>();
+        for (int q = 0; q < queries.size() + 5; q++) {
+            long t0 = System.nanoTime();
+            scan.run(queries.get(q % queries.size()));
+            if (q >= 5) {
+                times.add((System.nanoTime() - t0) / 1e6);
+            }
+        }
+        return new double[] {Percentiles.of(times, 50), Percentiles.of(times, 99)};
+    }
+
+    private static void parallel(ExecutorService pool, KeyMatrix[] banks, float[][] batch) throws Exception {
+        int[] ks = new int[batch.length];
+        Arrays.fill(ks, 3);
+        List<Future<?>> parts = new ArrayList<>();
+        for (KeyMatrix bank : banks) {
+            parts.add(pool.submit((Callable<?>) () -> SelfMatcher.topK(bank, batch, ks)));
+        }
+        for (Future<?> part : parts) {
+            part.get();
+        }
+    }
+
+    /** The previous kernel, over float rows: eight partial sums per row, best score kept. */
+    static float floatScan(float[] rows, float[] query, int dim) {
         float best = Float.NEGATIVE_INFINITY;
         for (int base = 0; base < rows.length; base += dim) {
-            float s = 0f;
-            for (int j = 0; j < dim; j++) {
-                s += rows[base + j] * query[j];
+            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
+            int j = 0;
+            for (; j + 8 <= dim; j += 8) {
+                int b = base + j;
+                s0 += rows[b] * query[j];
+                s1 += rows[b + 1] * query[j + 1];
+                s2 += rows[b + 2] * query[j + 2];
+                s3 += rows[b + 3] * query[j + 3];
+                s4 += rows[b + 4] * query[j + 4];
+                s5 += rows[b + 5] * query[j + 5];
+                s6 += rows[b + 6] * query[j + 6];
+                s7 += rows[b + 7] * query[j + 7];
             }
-            best = Math.max(best, s);
+            for (; j < dim; j++) {
+                s0 += rows[base + j] * query[j];
+            }
+            best = Math.max(best, ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)));
         }
         return best;
     }
@@ -98,13 +132,20 @@ final class MatchBench {
     static String toMarkdown(List<Result> results) {
         StringBuilder md = new StringBuilder();
         md.append("\n## Matching alone (the shard's kernel, outside Flink)\n\n");
-        md.append("Real keys of the test split's paragraphs replicated to the size, one query at a time, top-3; "
-                + "`naive` is a one-accumulator dot product over the same floats on one shard.\n\n");
-        md.append("| memories | shards | p50 ms | p99 ms | naive p50 ms |\n|---:|---:|---:|---:|---:|\n");
+        md.append("Real keys of the test split's paragraphs replicated to the size, top-3, one thread per shard; "
+                + "keys as int8 rows. `batched`: per query of a batch of " + BATCH + " sharing one pass; `scalar`: "
+                + "the portable kernel (JVMs without the Vector API module); `float`: the previous kernel over "
+                + "float rows (one shard).\n\n");
+        md.append("| memories | shards | kernel | p50 ms | p99 ms | batched p50 ms/query | scalar p50 ms | float p50 ms |\n"
+                + "|---:|---:|---|---:|---:|---:|---:|---:|\n");
         for (Result r : results) {
-            md.append(String.format("| %d | %d | %.1f | %.1f | %s |%n", r.memories(), r.shards(), r.p50(), r.p99(),
-                    Double.isNaN(r.naiveP50()) ? "-" : String.format("%.1f", r.naiveP50())));
+            md.append(String.format("| %d | %d | %s | %.1f | %.1f | %.1f | %s | %s |%n", r.memories(), r.shards(),
+                    r.kernel(), r.p50(), r.p99(), r.batchedP50(), orDash(r.scalarP50()), orDash(r.floatP50())));
         }
         return md.toString();
+    }
+
+    private static String orDash(double v) {
+        return Double.isNaN(v) ? "-" : String.format("%.1f", v);
     }
 }

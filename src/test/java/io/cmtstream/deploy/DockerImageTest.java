@@ -159,6 +159,7 @@ class DockerImageTest {
     void djlRunsOfflineInEveryJvmOfTheImage() throws Exception {
         String env = String.join(" ", stage("runtime-cpu").all("ENV"));
         assertTrue(env.contains("DJL_OFFLINE=true"), env);
+        assertTrue(env.contains("JDK_JAVA_OPTIONS=--add-modules=jdk.incubator.vector"), env);
         String configure = stage("runtime-cpu").all("RUN").get(0);
         for (String process : List.of("jobmanager", "taskmanager", "client")) {
             // One word per value: config-parser-utils.sh splits its arguments at spaces.

@@ -17,8 +17,9 @@ class DenseRetrieverTest {
     void ranksByDotProductBestFirst() {
         List<Hit> hits = retriever.topK(new float[] {0.8f, 0.6f}, 3);
         assertEquals(List.of("xy", "x", "y"), hits.stream().map(Hit::id).toList());
-        assertEquals(0.96, hits.get(0).score(), 1e-6);
-        assertEquals(0.8, hits.get(1).score(), 1e-6);
+        // The job's matching scores: keys as int8 rows, so within a few thousandths of the float dot product.
+        assertEquals(0.96, hits.get(0).score(), 5e-3);
+        assertEquals(0.8, hits.get(1).score(), 5e-3);
     }
 
     @Test

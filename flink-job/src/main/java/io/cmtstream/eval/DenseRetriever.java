@@ -67,7 +67,7 @@ public final class DenseRetriever {
         return hits;
     }
 
-    /** The job's own matching score (float arithmetic, as in the memory bank), so offline figures equal the job's. */
+    /** The job's own matching score (int8 key rows, as in the memory bank), so offline figures equal the job's. */
     public static double dot(float[] a, float[] b) {
         return io.cmtstream.memory.SelfMatcher.dot(a, b);
     }

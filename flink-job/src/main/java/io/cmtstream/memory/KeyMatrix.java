@@ -8,19 +8,35 @@ import java.util.Map;
 
 /**
  * The in-heap matrix of one shard's keys, one row per document, kept beside the bank's state so that matching is
- * a single pass over contiguous floats. State is the truth; this is a cache rebuilt from it after a restore.
+ * a single pass over contiguous memory. State is the truth (float keys); this is a cache rebuilt from it after a
+ * restore, so its encoding can change without a state migration.
+ *
+ * <p>Rows are int8 with one float scale per row: past a few thousand rows matching is bound by reading the matrix
+ * from memory, and int8 is a quarter of float's bytes. Keys are L2-normalised, so the rounding error of a score is
+ * about 0.3% of a row's largest component; the evaluation's recall is measured through this matrix.
  *
  * <p>Not thread-safe: one Flink subtask owns it.
  */
 public final class KeyMatrix {
+    private final KeyKernel kernel;
     /** Fixed by the first key put; 0 until then, so the bank need not know the model to be restored. */
     private int dim;
     private final Map<String, Integer> rowOf = new HashMap<>();
     private final List<String> ids = new ArrayList<>();
-    private float[] rows;
+    private byte[] codes = new byte[0];
+    private float[] scales = new float[0];
 
     public KeyMatrix() {
-        this.rows = new float[0];
+        this(KeyKernels.best());
+    }
+
+    KeyMatrix(KeyKernel kernel) {
+        this.kernel = kernel;
+    }
+
+    /** A matrix on the portable kernel whatever this JVM offers: for comparisons in benchmarks. */
+    public static KeyMatrix scalar() {
+        return new KeyMatrix(new ScalarKeyKernel());
     }
 
     public int dim() {
@@ -29,6 +45,11 @@ public final class KeyMatrix {
 
     public int size() {
         return ids.size();
+    }
+
+    /** The kernel this matrix scores with, for logs and benchmark reports. */
+    public String kernelName() {
+        return kernel.name();
     }
 
     /** Adds or replaces the key of {@code docId}; returns true if it replaced one. */
@@ -43,13 +64,15 @@ public final class KeyMatrix {
         boolean replaced = row != null;
         if (row == null) {
             row = ids.size();
-            if ((row + 1) * dim > rows.length) {
-                rows = Arrays.copyOf(rows, Math.max(rows.length * 2, (row + 16) * dim));
+            if (row == scales.length) {
+                int capacity = Math.max(scales.length * 2, row + 16);
+                scales = Arrays.copyOf(scales, capacity);
+                codes = Arrays.copyOf(codes, capacity * dim);
             }
             ids.add(docId);
             rowOf.put(docId, row);
         }
-        System.arraycopy(key, 0, rows, row * dim, dim);
+        scales[row] = quantize(key, codes, row * dim);
         return replaced;
     }
 
@@ -62,7 +85,8 @@ public final class KeyMatrix {
         int last = ids.size() - 1;
         if (row != last) {
             String moved = ids.get(last);
-            System.arraycopy(rows, last * dim, rows, row * dim, dim);
+            System.arraycopy(codes, last * dim, codes, row * dim, dim);
+            scales[row] = scales[last];
             ids.set(row, moved);
             rowOf.put(moved, row);
         }
@@ -74,48 +98,48 @@ public final class KeyMatrix {
         return ids.get(row);
     }
 
-    /**
-     * Dot products of every query with every row, {@code scores[q][0..size)}, reading the matrix once for the whole
-     * batch: past a few thousand rows the matrix no longer fits in cache and memory bandwidth is the cost.
-     */
+    /** Scores of every query against every row, {@code scores[q][0..size)}, reading the matrix once for the batch. */
     void scoreAll(float[][] queries, float[][] scores) {
-        int n = ids.size();
-        for (int r = 0; r < n; r++) {
-            int base = r * dim;
-            for (int q = 0; q < queries.length; q++) {
-                scores[q][r] = dot(rows, base, queries[q], dim);
-            }
-        }
+        kernel.scoreAll(codes, scales, ids.size(), dim, queries, scores);
     }
 
-    /**
-     * Eight independent partial sums: one running sum is a chain of dependent adds that the JIT may not reorder
-     * (float addition is not associative), so it runs at add latency; eight chains overlap. Measured by the bench's
-     * matching section: 1.4x faster than one sum at 100k and 1M keys, where reading the floats from memory is
-     * then most of the cost.
-     */
-    static float dot(float[] rows, int base, float[] query, int dim) {
-        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
-        int j = 0;
-        for (; j + 8 <= dim; j += 8) {
-            int b = base + j;
-            s0 += rows[b] * query[j];
-            s1 += rows[b + 1] * query[j + 1];
-            s2 += rows[b + 2] * query[j + 2];
-            s3 += rows[b + 3] * query[j + 3];
-            s4 += rows[b + 4] * query[j + 4];
-            s5 += rows[b + 5] * query[j + 5];
-            s6 += rows[b + 6] * query[j + 6];
-            s7 += rows[b + 7] * query[j + 7];
-        }
-        for (; j < dim; j++) {
-            s0 += rows[base + j] * query[j];
-        }
-        return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
-    }
-
-    /** Dot product of {@code query} with every row, written into {@code scores[0..size)}. */
+    /** Score of every row against one query, written into {@code scores[0..size)}. */
     void scoreAll(float[] query, float[] scores) {
         scoreAll(new float[][] {query}, new float[][] {scores});
+    }
+
+    /**
+     * The score {@code key} would get as a row of a matrix (same encoding, same kernel): for paths that score a few
+     * keys read from state, so that they agree with matching.
+     */
+    static float score(float[] query, float[] key) {
+        byte[] row = new byte[key.length];
+        float[] scale = {quantize(key, row, 0)};
+        float[][] out = new float[1][1];
+        KeyKernels.best().scoreAll(row, scale, 1, key.length, new float[][] {query}, out);
+        return out[0][0];
+    }
+
+    /**
+     * Writes {@code key} as int8 codes at {@code offset} and returns the scale that maps them back: code * scale
+     * approximates the key, with the largest component at +-127.
+     */
+    static float quantize(float[] key, byte[] into, int offset) {
+        float max = 0f;
+        for (float v : key) {
+            if (Float.isFinite(v)) {
+                max = Math.max(max, Math.abs(v));
+            }
+        }
+        if (max == 0f) {
+            Arrays.fill(into, offset, offset + key.length, (byte) 0);
+            return 0f;
+        }
+        // A non-finite component (a broken model's output) must not fail the shard: NaN rounds to 0, infinities clamp.
+        float scale = max / 127f;
+        for (int j = 0; j < key.length; j++) {
+            into[offset + j] = (byte) Math.max(-127, Math.min(127, Math.round(key[j] / scale)));
+        }
+        return scale;
     }
 }

@@ -75,7 +75,7 @@ public final class SelfMatcher {
         if (query.length != key.length) {
             throw new IllegalArgumentException("query key has " + query.length + " dims, memory has " + key.length);
         }
-        return KeyMatrix.dot(key, 0, query, key.length);
+        return KeyMatrix.score(query, key);
     }
 
     static int worseFirst(Match a, Match b) {

@@ -16,6 +16,7 @@ import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import ai.djl.pytorch.jni.IValueUtils;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 
@@ -64,6 +65,14 @@ public final class DjlCmtModel implements CmtModel {
     private static final String[] BACKBONE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"};
     private static final String SELF_CHECK_TEXT = "What does the model remember?";
     private static final String READER_STEP = "step";
+    /**
+     * TorchScript's profiling graph executor re-specialises a graph for every new input shape it meets, and every
+     * call here brings new ones (batch size, text length, answer position, cache length): left on (DJL's default)
+     * it adds recompilations to calls long after warm-up. Off unless {@code -Dai.djl.pytorch.graph_optimizer=true};
+     * the setting is per thread, so every call sets it on the thread it runs on.
+     */
+    private static final boolean GRAPH_OPTIMIZER =
+            Boolean.parseBoolean(System.getProperty("ai.djl.pytorch.graph_optimizer", "false"));
     /** The heads' method that returns their de-quantised weights, run once at load. */
     private static final String HEAD_WEIGHTS = "weights";
     /** Texts of a call are run in sub-batches whose padding is at most this share of their tokens. */
@@ -183,11 +192,13 @@ public final class DjlCmtModel implements CmtModel {
 
     @Override
     public List<Encoding> encodeDocuments(List<String> texts) {
+        onThisThread();
         return encode(texts, config.maxDocumentTokens());
     }
 
     @Override
     public List<Encoding> encodeQueries(List<String> questions) {
+        onThisThread();
         return encode(questions, config.maxQueryTokens());
     }
 
@@ -202,6 +213,7 @@ public final class DjlCmtModel implements CmtModel {
         for (int i = 0; i < requests.size(); i++) {
             validate(requests.get(i), info, "request " + i);
         }
+        onThisThread();
         float[] prompt = aggregate(requests);
         long[][] ids = generate(prompt, requests.size());
         List<String> answers = new ArrayList<>(ids.length);
@@ -209,6 +221,16 @@ public final class DjlCmtModel implements CmtModel {
             answers.add(tokenizer.decode(answer, true).trim());
         }
         return answers;
+    }
+
+    /**
+     * Applies {@link #GRAPH_OPTIMIZER} to the calling thread (a cheap native call; threads come and go). A
+     * retrieval-only model never loads libtorch, so there is nothing to set.
+     */
+    private void onThisThread() {
+        if (weights != null) {
+            JniUtils.setGraphExecutorOptimize(GRAPH_OPTIMIZER);
+        }
     }
 
     /** Frees the weights and the tokenizer. Idempotent. */

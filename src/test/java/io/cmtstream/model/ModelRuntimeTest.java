@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -126,6 +127,20 @@ class ModelRuntimeTest {
         }
         assertEquals(List.of(4), model.documentBatches);
         assertEquals(new ModelRuntime.BatchStats(1, 4, 0), slots.get(0).stats().documents());
+    }
+
+    @Test
+    void questionsAndAnswersDoNotWaitForCompanionsLikeDocumentsDo() throws Exception {
+        // A batch delay of a minute: a document alone waits for it, a question or an answer alone must not.
+        ModelRuntime runtime = acquire(ModelSpec.of("models/fake").withMaxBatchDelayMillis(60_000),
+                new FakeModel(true), new AtomicInteger());
+        CompletableFuture<Encoding> document = runtime.encodeDocument("waits");
+        assertEquals(5, runtime.encodeQuery("quick").get(5, TimeUnit.SECONDS).tokenCount());
+        float[] tokens = new float[M * HIDDEN];
+        assertEquals("memories=1", runtime.answer(new AnswerRequest(tokens, List.of(tokens), new float[] {1f}))
+                .get(5, TimeUnit.SECONDS));
+        assertFalse(document.isDone(), "the document should still wait for companions");
+        runtime.close();
     }
 
     @Test

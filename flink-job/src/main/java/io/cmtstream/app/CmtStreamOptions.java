@@ -48,7 +48,8 @@ public final class CmtStreamOptions {
             .intType().defaultValue(32).withDescription("Largest batch the model runtime forms across slots.");
     public static final ConfigOption<Duration> MODEL_BATCH_DELAY = ConfigOptions.key("cmt.model.batch-delay")
             .durationType().defaultValue(Duration.ofMillis(5))
-            .withDescription("Longest a request waits for its batch to fill.");
+            .withDescription("Longest a document waits for its batch to fill (questions and answers never wait: "
+                    + "their batch is what queued during the previous call).");
     public static final ConfigOption<Duration> MODEL_TIMEOUT = ConfigOptions.key("cmt.model.timeout")
             .durationType().defaultValue(Duration.ofSeconds(120))
             .withDescription("A model call slower than this fails the task (and the job restarts from checkpoint).");
@@ -75,7 +76,7 @@ public final class CmtStreamOptions {
             .durationType().defaultValue(Duration.ofSeconds(1))
             .withDescription("A quiet documents partition holds queries back at most this long.");
     public static final ConfigOption<Duration> WATERMARK_INTERVAL = ConfigOptions.key("cmt.watermark.interval")
-            .durationType().defaultValue(Duration.ofMillis(20))
+            .durationType().defaultValue(Duration.ofMillis(5))
             .withDescription("How often sources emit watermarks; a query waits up to this long for the next one.");
     public static final ConfigOption<Duration> BUFFER_TIMEOUT = ConfigOptions.key("cmt.network.buffer-timeout")
             .durationType().defaultValue(Duration.ofMillis(2))

@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,8 +31,8 @@ import java.util.function.Function;
  * directory with other batch settings or device gets the first one's (logged).
  *
  * <p>Each operation (documents, questions, answers) has its own queue and worker thread that gathers up to
- * {@link ModelSpec#maxBatchSize()} requests, waiting at most {@link ModelSpec#maxBatchDelayMillis()}, for one model
- * call (see {@link DynamicBatcher}). Futures complete on that worker thread, exceptionally with the model's
+ * {@link ModelSpec#maxBatchSize()} requests for one model call (see {@link DynamicBatcher}); documents wait at most
+ * {@link ModelSpec#maxBatchDelayMillis()} for companions, questions and answers take only what is already queued. Futures complete on that worker thread, exceptionally with the model's
  * exception as the cause; a malformed request fails alone.
  *
  * <p>Thread-safe. A handle is owned by the function that acquired it; closing it twice is harmless, using it after
@@ -196,11 +197,12 @@ public final class ModelRuntime implements AutoCloseable {
             String name = info.name();
             this.documents = new DynamicBatcher<>(name + "-documents", spec.maxBatchSize(), spec.maxBatchDelay(),
                     model::encodeDocuments);
-            this.queries = new DynamicBatcher<>(name + "-queries", spec.maxBatchSize(), spec.maxBatchDelay(),
+            // A question waits for nobody: its batch is whatever queued while the previous call ran, which is a
+            // full batch under load and no added latency when questions are few.
+            this.queries = new DynamicBatcher<>(name + "-queries", spec.maxBatchSize(), Duration.ZERO,
                     model::encodeQueries);
             this.answers = info.hasReader()
-                    ? new DynamicBatcher<>(name + "-answers", spec.maxBatchSize(), spec.maxBatchDelay(),
-                            model::answer)
+                    ? new DynamicBatcher<>(name + "-answers", spec.maxBatchSize(), Duration.ZERO, model::answer)
                     : null;
         }
 

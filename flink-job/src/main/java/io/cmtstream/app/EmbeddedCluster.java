@@ -7,6 +7,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.util.FileUtils;
 import org.apache.kafka.clients.CommonClientConfigs;
 
 import java.nio.file.Files;
@@ -27,12 +28,15 @@ public final class EmbeddedCluster implements AutoCloseable {
     private final Configuration conf;
     private final ModelConfig model;
     private final JobClient job;
+    /** Checkpoints of this run: nothing restores from them once the MiniCluster is gone, so close() deletes them. */
+    private final Path work;
 
-    private EmbeddedCluster(EmbeddedKafka kafka, Configuration conf, ModelConfig model, JobClient job) {
+    private EmbeddedCluster(EmbeddedKafka kafka, Configuration conf, ModelConfig model, JobClient job, Path work) {
         this.kafka = kafka;
         this.conf = conf;
         this.model = model;
         this.job = job;
+        this.work = work;
     }
 
     /**
@@ -49,24 +53,26 @@ public final class EmbeddedCluster implements AutoCloseable {
     public static EmbeddedCluster start(Map<String, String> overrides, boolean webUi,
                                         Function<StreamExecutionEnvironment, DataStream<CompressedDocument>> preloaded)
             throws Exception {
+        Path work = Files.createTempDirectory("cmt-embedded");
         EmbeddedKafka kafka = new EmbeddedKafka(2, DOCUMENTS_TOPIC.defaultValue(), QUERIES_TOPIC.defaultValue(),
                 ANSWERS_TOPIC.defaultValue(), DEAD_LETTERS_TOPIC.defaultValue());
         try {
-            Configuration conf = configuration(kafka.bootstrapServers(), overrides);
+            Configuration conf = configuration(kafka.bootstrapServers(), overrides, work);
             ModelConfig model = StartupChecks.modelLoads(conf);
             StreamExecutionEnvironment env = webUi
                     ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                     : StreamExecutionEnvironment.createLocalEnvironment(conf);
             CmtStreamJob.build(env, conf, preloaded.apply(env));
             JobClient job = env.executeAsync(conf.get(JOB_NAME));
-            return new EmbeddedCluster(kafka, conf, model, job);
+            return new EmbeddedCluster(kafka, conf, model, job, work);
         } catch (Exception | Error e) {
             kafka.close();
+            FileUtils.deleteDirectoryQuietly(work.toFile());
             throw e;
         }
     }
 
-    static Configuration configuration(String bootstrapServers, Map<String, String> overrides) throws Exception {
+    static Configuration configuration(String bootstrapServers, Map<String, String> overrides, Path work) {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put(BOOTSTRAP_SERVERS.key(), bootstrapServers);
         settings.put(STARTING_OFFSETS.key(), "EARLIEST");
@@ -74,7 +80,6 @@ public final class EmbeddedCluster implements AutoCloseable {
         settings.put("parallelism.default", "2");
         settings.put("taskmanager.numberOfTaskSlots", "2");
         settings.put("rest.port", "8081");
-        Path work = Files.createTempDirectory("cmt-embedded");
         settings.put("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
         settings.putAll(overrides);
         return JobConfig.fromMap(settings);
@@ -108,7 +113,11 @@ public final class EmbeddedCluster implements AutoCloseable {
         try {
             job.cancel().get();
         } finally {
-            kafka.close();
+            try {
+                kafka.close();
+            } finally {
+                FileUtils.deleteDirectoryQuietly(work.toFile());
+            }
         }
     }
 }

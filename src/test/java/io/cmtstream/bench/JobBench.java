@@ -187,6 +187,10 @@ final class JobBench {
                 Thread.sleep(100);
             }
             await(client, warmUp, Duration.ofMinutes(10));
+            // The first checkpoint after the load copies the whole bank (later ones, incremental, only what
+            // changed): a one-off of the load, like its compaction, so it is waited out rather than measured.
+            out.printf("first checkpoint after the load complete after %.1f s%n",
+                    awaitCheckpoint(cluster, System.currentTimeMillis(), Duration.ofMinutes(15)) / 1e3);
             out.printf("quiet after %.1f s%n", awaitQuiet(Duration.ofMinutes(3)) / 1e3);
 
             Map<String, Answer> answers = new HashMap<>();
@@ -212,6 +216,9 @@ final class JobBench {
                 match.add((double) a.getTimings().get("match"));
                 encode.add((double) a.getTimings().get("encode"));
                 read.add((double) a.getTimings().get("read"));
+                out.printf("query %s: %d ms (encode %d, match %d, read %d)%n", id,
+                        a.getAnsweredAt().toEpochMilli() - a.getAskedAt().toEpochMilli(), a.getTimings().get("encode"),
+                        a.getTimings().get("match"), a.getTimings().get("read"));
             }
             LatencyResult r = new LatencyResult(size, queries, Percentiles.of(latency, 50), Percentiles.of(latency, 99),
                     Percentiles.of(match, 50), Percentiles.of(match, 99), Percentiles.of(encode, 50),
@@ -224,6 +231,27 @@ final class JobBench {
     }
 
     private static final int WARM_UP_QUERIES = 10;
+
+    /**
+     * Waits until a checkpoint of the job completes that was written after {@code sinceMillis} (its {@code _metadata}
+     * file appears last), at most {@code limit}; returns the milliseconds waited.
+     */
+    static long awaitCheckpoint(EmbeddedCluster cluster, long sinceMillis, Duration limit) throws Exception {
+        Path dir = Path.of(java.net.URI.create(cluster.configuration().getString("state.checkpoints.dir", "")));
+        long started = System.currentTimeMillis();
+        while (System.currentTimeMillis() - started < limit.toMillis()) {
+            if (Files.isDirectory(dir)) {
+                try (Stream<Path> files = Files.walk(dir)) {
+                    if (files.anyMatch(f -> f.getFileName().toString().equals("_metadata")
+                            && f.toFile().lastModified() >= sinceMillis)) {
+                        return System.currentTimeMillis() - started;
+                    }
+                }
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("no checkpoint completed within " + limit + " in " + dir);
+    }
 
     /**
      * Waits until this process has used under 20% of the machine's CPU for 3 seconds in a row (RocksDB compaction

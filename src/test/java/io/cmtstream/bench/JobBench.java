@@ -67,7 +67,8 @@ final class JobBench {
     record PassthroughResult(int records, double recordsPerSecond) {}
 
     /** Latency figures in ms: end to end (askedAt to answeredAt) and the stages the answer's timings name. */
-    record LatencyResult(int memories, int queries, double p50, double p99, double matchP50, double matchP99,
+    record LatencyResult(int memories, int queries, double p50, double p99, double max, double matchP50,
+                         double matchP99,
                          double encodeP50, double readP50, double readP99,
                          double rocksDbBytesPerMemory, double heapBytesPerMemory) {}
 
@@ -221,6 +222,7 @@ final class JobBench {
                         a.getTimings().get("match"), a.getTimings().get("read"));
             }
             LatencyResult r = new LatencyResult(size, queries, Percentiles.of(latency, 50), Percentiles.of(latency, 99),
+                    latency.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN),
                     Percentiles.of(match, 50), Percentiles.of(match, 99), Percentiles.of(encode, 50),
                     Percentiles.of(read, 50), Percentiles.of(read, 99), rocksBytes, heapBytesPerMemory(base, size));
             out.println("latency: " + r);
@@ -270,21 +272,31 @@ final class JobBench {
         return System.currentTimeMillis() - started;
     }
 
-    /** Heap the key matrix takes per memory, measured by filling one in this JVM. */
-    static double heapBytesPerMemory(List<Memory> base, int size) {
-        Runtime rt = Runtime.getRuntime();
-        System.gc();
-        long before = rt.totalMemory() - rt.freeMemory();
+    /**
+     * Heap the key matrix takes per memory, measured by filling one in this JVM with at least 200k rows: at small
+     * sizes the matrix is lost in the noise of the job's own garbage, which is what made earlier figures read 0.
+     */
+    static double heapBytesPerMemory(List<Memory> base, int size) throws InterruptedException {
+        int rows = Math.max(size, 200_000);
+        long before = usedHeapAfterGc();
         KeyMatrix matrix = new KeyMatrix();
-        for (int i = 0; i < size; i++) {
+        for (int i = 0; i < rows; i++) {
             matrix.put("rep-" + i, base.get(i % base.size()).key);
         }
-        System.gc();
-        long after = rt.totalMemory() - rt.freeMemory();
-        if (matrix.size() != size) {
+        long after = usedHeapAfterGc();
+        if (matrix.size() != rows) {
             throw new IllegalStateException("matrix lost rows");
         }
-        return Math.max(0, after - before) / (double) size;
+        return Math.max(0, after - before) / (double) rows;
+    }
+
+    private static long usedHeapAfterGc() throws InterruptedException {
+        java.lang.management.MemoryMXBean memory = java.lang.management.ManagementFactory.getMemoryMXBean();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        return memory.getHeapMemoryUsage().getUsed();
     }
 
     List<Memory> realMemories(List<String> paragraphs) {

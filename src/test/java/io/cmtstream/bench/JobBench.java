@@ -93,10 +93,18 @@ final class JobBench {
                 client.publish(document("ingest-" + i, paragraphs.get(i % paragraphs.size())));
             }
             client.flush();
-            client.publish(query("after-ingest", "What is the last document about?"));
+            // Scoped to the last document: the consistency guarantee promises it is in the bank when this query
+            // is matched, and an answer without it as evidence would mean the rate below counts unfinished work.
+            String last = "ingest-" + (documents - 1);
+            client.publish(Query.newBuilder(query("after-ingest", "What is the last document about?"))
+                    .setRestrictTo(List.of(last)).setTopK(1).build());
             client.flush();
-            await(client, Set.of("after-ingest"), Duration.ofMinutes(30));
+            Answer answer = await(client, Set.of("after-ingest"), Duration.ofMinutes(30)).get("after-ingest");
             double seconds = (System.nanoTime() - started) / 1e9;
+            if (answer == null || answer.getEvidence().stream().noneMatch(e -> e.getDocId().equals(last))) {
+                throw new IllegalStateException("the query published after " + last + " was answered without it: "
+                        + answer);
+            }
             out.printf("ingest: %d documents in %.1f s%n", documents, seconds);
             return new IngestResult(documents, documents / seconds);
         }

@@ -1,5 +1,7 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.memory.KeyMatrix;
+
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -12,13 +14,13 @@ import java.util.PriorityQueue;
  * cosine); with keys from the untuned backbone it is the plain [CLS] baseline. Exhaustive on purpose: the evaluation
  * must measure the keys, not an approximate index.
  *
- * <p>Invariant: every key has the same length. Keeps references to the given arrays, which callers must not change
- * afterwards; immutable after construction and thread-safe.
+ * <p>Invariant: every key has the same length. The keys are encoded once, as the memory bank encodes them (a
+ * {@link KeyMatrix} whose row i is key i); immutable after construction and thread-safe (scoring only reads).
  */
 public final class DenseRetriever {
 
     private final List<String> ids;
-    private final List<float[]> keys;
+    private final KeyMatrix keys = new KeyMatrix();
     private final int dim;
 
     /** @param ids document ids, parallel to {@code keys} */
@@ -27,13 +29,14 @@ public final class DenseRetriever {
             throw new IllegalArgumentException(ids.size() + " ids but " + keys.size() + " keys");
         }
         this.ids = List.copyOf(ids);
-        this.keys = List.copyOf(keys);
         this.dim = keys.isEmpty() ? 0 : keys.get(0).length;
         for (int i = 0; i < keys.size(); i++) {
             if (keys.get(i).length != dim) {
                 throw new IllegalArgumentException(
                         "key of " + ids.get(i) + " has length " + keys.get(i).length + ", expected " + dim);
             }
+            // Rows named by position: ids may repeat, and row order is document order.
+            this.keys.put(Integer.toString(i), keys.get(i));
         }
     }
 
@@ -42,17 +45,17 @@ public final class DenseRetriever {
         if (k < 1) {
             throw new IllegalArgumentException("k must be >= 1, was " + k);
         }
-        if (!keys.isEmpty() && queryKey.length != dim) {
+        if (keys.size() > 0 && queryKey.length != dim) {
             throw new IllegalArgumentException("query key has length " + queryKey.length + ", expected " + dim);
         }
-        double[] scores = new double[keys.size()];
+        float[] scores = new float[keys.size()];
+        keys.scoreAll(queryKey, scores);
         // Min-heap of the best k so far; on equal scores the later document is the worse one.
         PriorityQueue<Integer> heap = new PriorityQueue<>(Math.min(k, keys.size()) + 1, (a, b) -> {
-            int byScore = Double.compare(scores[a], scores[b]);
+            int byScore = Float.compare(scores[a], scores[b]);
             return byScore != 0 ? byScore : Integer.compare(b, a);
         });
         for (int i = 0; i < keys.size(); i++) {
-            scores[i] = dot(queryKey, keys.get(i));
             heap.add(i);
             if (heap.size() > k) {
                 heap.poll();

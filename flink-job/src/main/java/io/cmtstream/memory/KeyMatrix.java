@@ -103,8 +103,8 @@ public final class KeyMatrix {
         kernel.scoreAll(codes, scales, ids.size(), dim, queries, scores);
     }
 
-    /** Score of every row against one query, written into {@code scores[0..size)}. */
-    void scoreAll(float[] query, float[] scores) {
+    /** Score of every row against one query, written into {@code scores[0..size)}. Only reads the matrix. */
+    public void scoreAll(float[] query, float[] scores) {
         scoreAll(new float[][] {query}, new float[][] {scores});
     }
 

@@ -46,12 +46,14 @@ class ConsistencyITCase {
 
     @BeforeAll
     void start() throws Exception {
-        cluster = ReliabilityCluster.start(1, 2);
+        // Small network buffers, so that a burst of a few hundred documents backpressures the documents source.
+        cluster = ReliabilityCluster.start(1, 2, Map.of("taskmanager.memory.segment-size", "4 kb"));
         cluster.submit(Map.of(
                 "cmt.watermark.out-of-orderness", OUT_OF_ORDERNESS_MS + " ms",
                 "cmt.watermark.idle-timeout", IDLE_TIMEOUT_MS + " ms",
                 "cmt.checkpoint.interval", CHECKPOINT_MS + " ms",
-                "cmt.query.max-top-k", "20"), 2, null);
+                "cmt.query.max-top-k", "20",
+                "cmt.model.max-in-flight", "4"), 2, null);
         answers = cluster.answers();
         // Warm up: the first model calls are slow.
         cluster.publish(document("warmup", "w", "Warming up the model."));
@@ -124,6 +126,33 @@ class ConsistencyITCase {
         System.out.printf("CONSISTENCY idle bound: askedAt->visible %d ms (all partitions quiet), %d ms (one "
                 + "quiet), bound %d ms (idle %d + checkpoint %d + slack %d)%n", allQuiet, oneQuiet, bound,
                 IDLE_TIMEOUT_MS, CHECKPOINT_MS, SLACK_MS);
+    }
+
+    @Test
+    void queryPublishedAfterABurstThatBackpressuresTheSourceSeesTheWholeBurst() {
+        // Compressing the burst takes several idle timeouts, and most of it waits in Kafka while the source is
+        // backpressured: a watermark that followed the wall clock would release the query before the last
+        // documents are read (it did, before the reader's own watermark generator learnt to wait for its partitions).
+        String tenant = "burst";
+        int burst = 240;
+        String text = "A long note about rivers, bridges and the towns along them. ".repeat(20);
+        long started = System.nanoTime();
+        for (int i = 0; i < burst; i++) {
+            send(document(tenant, "b" + i, i + ". " + text), i % 2);
+        }
+        List<String> lastOfEachPartition = List.of("b" + (burst - 2), "b" + (burst - 1));
+        Query q = query(tenant, "after-burst", "What about rivers?", 2);
+        q.setRestrictTo(lastOfEachPartition);
+        cluster.publish(q);
+        Answer a = answers.await(tenant, "after-burst");
+        Set<String> ids = a.getEvidence().stream().map(Evidence::getDocId).collect(Collectors.toSet());
+        long latency = answers.visibleAt.get(ReliabilityCluster.Answers.key(tenant, "after-burst"))
+                - q.getAskedAt().toEpochMilli();
+        assertTrue(ids.containsAll(lastOfEachPartition), "the query published after the burst saw only " + ids
+                + " of " + lastOfEachPartition + " (answered " + latency + " ms after it was asked)");
+        System.out.printf("CONSISTENCY burst: %d documents published in %.1f s, the query after them saw the last "
+                + "of each partition, visible %d ms after askedAt (idle timeout %d ms)%n", burst,
+                (System.nanoTime() - started) / 1e9 - latency / 1e3, latency, IDLE_TIMEOUT_MS);
     }
 
     /** Asks {@code queryId} of {@code tenant} now; asserts its answer is visible within {@code boundMs}. */

@@ -83,6 +83,12 @@ final class ReliabilityCluster implements AutoCloseable {
      * {@code taskManagers} x {@code slots}, restarting failed jobs with a fixed delay.
      */
     static ReliabilityCluster start(int taskManagers, int slots, String... extraTopics) throws Exception {
+        return start(taskManagers, slots, Map.of(), extraTopics);
+    }
+
+    /** As {@link #start(int, int, String...)}, with {@code clusterSettings} added to the MiniCluster's configuration. */
+    static ReliabilityCluster start(int taskManagers, int slots, Map<String, String> clusterSettings,
+                                    String... extraTopics) throws Exception {
         List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
         topics.addAll(List.of(extraTopics));
         EmbeddedKafka kafka = new EmbeddedKafka(2, topics.toArray(new String[0]));
@@ -94,6 +100,7 @@ final class ReliabilityCluster implements AutoCloseable {
             conf.setString("restart-strategy.fixed-delay.delay", "1 s");
             conf.setString("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
             conf.setString("state.savepoints.dir", work.resolve("savepoints").toUri().toString());
+            clusterSettings.forEach(conf::setString);
             MiniCluster flink = new MiniCluster(new MiniClusterConfiguration.Builder()
                     .setConfiguration(conf)
                     .setNumTaskManagers(taskManagers)

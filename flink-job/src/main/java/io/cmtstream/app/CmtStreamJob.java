@@ -112,8 +112,7 @@ public final class CmtStreamJob {
         long outOfOrderness = conf.get(OUT_OF_ORDERNESS).toMillis();
         long idleTimeout = conf.get(IDLE_TIMEOUT).toMillis();
         WatermarkStrategy<Ingested<Document>> documentTime = WatermarkStrategy
-                .<Ingested<Document>>forGenerator(ctx -> new DocumentWatermarks<>(outOfOrderness, idleTimeout,
-                        System::currentTimeMillis, ctx.getInputActivityClock()::relativeTimeMillis))
+                .<Ingested<Document>>forGenerator(DocumentWatermarks.supplier(outOfOrderness, idleTimeout))
                 .withTimestampAssigner((in, kafkaTime) -> in.eventTime);
         WatermarkStrategy<Ingested<Query>> queryTime = WatermarkStrategy
                 .<Ingested<Query>>forGenerator(ctx -> new QueriesHoldNoTime<>())

@@ -65,6 +65,31 @@ class DynamicBatcherTest {
     }
 
     @Test
+    void countsTheTimeSpentInTheBatchFunctionNotTheTimeSpentWaiting() throws Exception {
+        Function<List<Integer>, List<Integer>> slow = inputs -> {
+            sleep(50);
+            return inputs;
+        };
+        try (DynamicBatcher<Integer, Integer> batcher =
+                     new DynamicBatcher<>("test", 1, Duration.ZERO, slow)) {
+            batcher.submit(1).get(5, TimeUnit.SECONDS);
+            sleep(300); // idle: not busy
+            batcher.submit(2).get(5, TimeUnit.SECONDS);
+            long busyMillis = TimeUnit.NANOSECONDS.toMillis(batcher.busyNanos());
+            assertTrue(busyMillis >= 100 && busyMillis < 300, "busy " + busyMillis + " ms");
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
     void loneRequestGoesAfterTheMaxDelay() throws Exception {
         Doubler model = new Doubler();
         try (DynamicBatcher<Integer, Integer> batcher =

@@ -126,7 +126,8 @@ class ModelRuntimeTest {
             assertEquals(i + 1, futures.get(i).get(5, TimeUnit.SECONDS).tokenCount());
         }
         assertEquals(List.of(4), model.documentBatches);
-        assertEquals(new ModelRuntime.BatchStats(1, 4, 0), slots.get(0).stats().documents());
+        ModelRuntime.BatchStats stats = slots.get(0).stats().documents();
+        assertEquals(List.of(1L, 4L, 0), List.of(stats.batches(), stats.items(), stats.queued()));
     }
 
     @Test

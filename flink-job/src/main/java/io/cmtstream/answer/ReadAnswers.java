@@ -26,6 +26,11 @@ public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
     }
 
     @Override
+    protected ModelRuntime.BatchStats batcher(ModelRuntime.Stats stats) {
+        return stats.answers();
+    }
+
+    @Override
     protected String metricPrefix() {
         return "read";
     }

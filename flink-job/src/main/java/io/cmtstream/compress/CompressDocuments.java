@@ -25,6 +25,11 @@ public class CompressDocuments extends ModelAsyncFunction<Document, CompressedDo
     }
 
     @Override
+    protected ModelRuntime.BatchStats batcher(ModelRuntime.Stats stats) {
+        return stats.documents();
+    }
+
+    @Override
     protected String metricPrefix() {
         return "compress";
     }

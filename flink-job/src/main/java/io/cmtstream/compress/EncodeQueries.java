@@ -22,6 +22,11 @@ public class EncodeQueries extends ModelAsyncFunction<Query, EncodedQuery> {
     }
 
     @Override
+    protected ModelRuntime.BatchStats batcher(ModelRuntime.Stats stats) {
+        return stats.queries();
+    }
+
+    @Override
     protected String metricPrefix() {
         return "encodeQuery";
     }

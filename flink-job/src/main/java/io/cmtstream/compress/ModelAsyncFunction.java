@@ -5,6 +5,7 @@ import io.cmtstream.model.ModelRuntime;
 import io.cmtstream.model.ModelSpec;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.execution.SuppressRestartsException;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
@@ -36,13 +37,23 @@ public abstract class ModelAsyncFunction<I, O> extends RichAsyncFunction<I, O> {
             // Restarting cannot mend a missing or corrupt model file: fail the job once, with the file's name.
             throw new SuppressRestartsException(e);
         }
-        latencyMillis = getRuntimeContext().getMetricGroup()
-                .histogram(metricPrefix() + "LatencyMs", new DescriptiveStatisticsHistogram(1000));
+        MetricGroup metrics = getRuntimeContext().getMetricGroup();
+        latencyMillis = metrics.histogram(metricPrefix() + "LatencyMs", new DescriptiveStatisticsHistogram(1000));
+        // The runtime is shared by the slots of the task manager: every subtask reports the same batcher.
+        ModelRuntime shared = runtime;
+        String prefix = metricPrefix();
+        metrics.gauge(prefix + "ModelBatches", () -> batcher(shared.stats()).batches());
+        metrics.gauge(prefix + "ModelItems", () -> batcher(shared.stats()).items());
+        metrics.gauge(prefix + "ModelQueue", () -> batcher(shared.stats()).queued());
+        metrics.gauge(prefix + "ModelBusyMs", () -> batcher(shared.stats()).busyNanos() / 1_000_000);
         opened(runtime);
     }
 
     /** Called once the runtime is acquired, to build the plain class that does the work. */
     protected abstract void opened(ModelRuntime runtime);
+
+    /** This stage's batcher among the runtime's counters. */
+    protected abstract ModelRuntime.BatchStats batcher(ModelRuntime.Stats stats);
 
     /** Name used for this stage's metrics. */
     protected abstract String metricPrefix();

@@ -48,6 +48,7 @@ public final class DynamicBatcher<I, O> implements AutoCloseable {
     private final Thread worker;
     private final AtomicLong batches = new AtomicLong();
     private final AtomicLong items = new AtomicLong();
+    private final AtomicLong busyNanos = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -99,6 +100,11 @@ public final class DynamicBatcher<I, O> implements AutoCloseable {
     /** Requests taken into batches so far. */
     public long itemCount() {
         return items.get();
+    }
+
+    /** Time spent in the batch function so far (not in the callers' continuations): how busy the model is. */
+    public long busyNanos() {
+        return busyNanos.get();
     }
 
     /** Requests waiting for a batch right now. */
@@ -190,7 +196,13 @@ public final class DynamicBatcher<I, O> implements AutoCloseable {
     }
 
     private List<O> call(List<I> inputs) {
-        List<O> outputs = batchFunction.apply(inputs);
+        long started = System.nanoTime();
+        List<O> outputs;
+        try {
+            outputs = batchFunction.apply(inputs);
+        } finally {
+            busyNanos.addAndGet(System.nanoTime() - started);
+        }
         if (outputs == null || outputs.size() != inputs.size()) {
             throw new IllegalStateException("batch function for " + name + " returned "
                     + (outputs == null ? "null" : outputs.size() + " results") + " for " + inputs.size()

@@ -133,7 +133,7 @@ public final class ModelRuntime implements AutoCloseable {
     /** Batching counters so far, for metrics. */
     public Stats stats() {
         return new Stats(BatchStats.of(shared.documents), BatchStats.of(shared.queries),
-                shared.answers == null ? new BatchStats(0, 0, 0) : BatchStats.of(shared.answers));
+                shared.answers == null ? new BatchStats(0, 0, 0, 0) : BatchStats.of(shared.answers));
     }
 
     /** Releases this handle; the last release of a model stops its batchers and frees it. Idempotent. */
@@ -168,10 +168,12 @@ public final class ModelRuntime implements AutoCloseable {
      * @param batches model calls made
      * @param items requests completed
      * @param queued requests waiting now
+     * @param busyNanos time spent in model calls so far
      */
-    public record BatchStats(long batches, long items, int queued) {
+    public record BatchStats(long batches, long items, int queued, long busyNanos) {
         static BatchStats of(DynamicBatcher<?, ?> batcher) {
-            return new BatchStats(batcher.batchCount(), batcher.itemCount(), batcher.queueDepth());
+            return new BatchStats(batcher.batchCount(), batcher.itemCount(), batcher.queueDepth(),
+                    batcher.busyNanos());
         }
     }
 

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -36,16 +37,17 @@ public final class BenchMain {
     static boolean run(String[] args, PrintStream out) throws Exception {
         Flags flags = Flags.parse(args, Map.ofEntries(
                 Map.entry("model", "models/cmt-bge-small-squad"),
-                Map.entry("texts", "64"),
+                Map.entry("texts", "0"),
                 Map.entry("batches", "1,8,32"),
-                Map.entry("ingest-docs", "200"),
+                Map.entry("ingest-docs", "1000"),
                 Map.entry("passthrough-records", "20000"),
                 Map.entry("sizes", "1000,10000,100000"),
                 Map.entry("queries", "40"),
                 Map.entry("out", "target/bench"),
                 Map.entry("idle-timeout-ms", "20"),
                 Map.entry("parts", "model,ingest,match,latency"),
-                Map.entry("match-sizes", "100000,1000000")));
+                Map.entry("match-sizes", "100000,1000000"),
+                Map.entry("job", "")));
         List<String> parts = List.of(flags.get("parts").split(","));
         Duration idleTimeout = Duration.ofMillis(flags.getInt("idle-timeout-ms"));
         Path modelDir = Path.of(flags.get("model"));
@@ -65,7 +67,17 @@ public final class BenchMain {
         md.append("- command: `mvn -B -q test-compile exec:exec@bench -Dcmt.args=\"")
                 .append(String.join(" ", args)).append("\"`\n\n");
 
-        JobBench jobs = new JobBench(modelDir, out);
+        Map<String, String> jobOptions = new LinkedHashMap<>();
+        for (String setting : flags.get("job").split(",")) {
+            if (!setting.isBlank()) {
+                String[] kv = setting.split("=", 2);
+                if (kv.length != 2) {
+                    throw new IllegalArgumentException("--job takes key=value[,key=value...], got " + setting);
+                }
+                jobOptions.put(kv[0].trim(), kv[1].trim());
+            }
+        }
+        JobBench jobs = new JobBench(modelDir, jobOptions, out);
         if (parts.contains("model") || parts.contains("ingest")) {
             modelAndIngest(flags, modelDir, paragraphs, jobs, md, out);
         }
@@ -89,10 +101,14 @@ public final class BenchMain {
     private static void modelAndIngest(Flags flags, Path modelDir, List<String> paragraphs, JobBench jobs,
                                        StringBuilder md, PrintStream out) throws Exception {
         int[] batches = Arrays.stream(flags.get("batches").split(",")).mapToInt(Integer::parseInt).toArray();
-        ModelThroughput.Result throughput = ModelThroughput.measure(modelDir, paragraphs,
-                flags.getInt("texts"), batches, out);
+        // By default the model alone compresses every test paragraph once per batch size: the documents the
+        // ingest run cycles through, so that the two rates are of the same work.
+        int texts = flags.getInt("texts") > 0 ? flags.getInt("texts") : paragraphs.size();
+        ModelThroughput.Result throughput = ModelThroughput.measure(modelDir, paragraphs, texts, batches, out);
         md.append(throughput.toMarkdown());
 
+        ModelThroughput.Result beside = List.of(flags.get("parts").split(",")).contains("model-beside-job")
+                ? jobs.modelBesideIdleJob(paragraphs, texts, batches) : null;
         JobBench.IngestResult ingest = jobs.ingest(paragraphs, flags.getInt("ingest-docs"));
         JobBench.PassthroughResult passthrough = jobs.passthrough(flags.getInt("passthrough-records"));
         double bestModelRate = throughput.bestDocumentsPerSecond();
@@ -109,9 +125,15 @@ public final class BenchMain {
                 ingest.documentsPerSecond() / bestModelRate, passthrough.recordsPerSecond(),
                 throughput.flopFloorDocumentsPerSecond(),
                 ingest.documentsPerSecond() / throughput.flopFloorDocumentsPerSecond()));
+        if (beside != null) {
+            md.append(String.format("| model alone beside the job idling in the same JVM, best batch (documents/s) "
+                    + "| %.2f |%n", beside.bestDocumentsPerSecond()));
+        }
         md.append("\nIngest rate: documents published at once, then one query; the consistency guarantee holds its "
                 + "answer back until every earlier document is in the bank, so documents / (time to that answer) "
-                + "is a lower bound of the job's rate.\n");
+                + "is a lower bound of the job's rate. Before the clock starts, "
+                + JobBench.WARM_UP_DOCUMENTS + " documents and a query have gone through the job and the process "
+                + "is quiet (CPU and JIT compiler); the model alone compresses the same test paragraphs.\n");
     }
 
     private static void latency(Flags flags, List<String> paragraphs, List<String> questions, Duration idleTimeout,

@@ -53,12 +53,22 @@ import java.util.stream.Stream;
 
 /** The benchmarks that run the job: ingest rate, passthrough floor, latency against bank size. */
 final class JobBench {
+    /** Documents compressed before the ingest is timed. */
+    static final int WARM_UP_DOCUMENTS = 64;
+
     private final Path modelDir;
+    private final Map<String, String> jobOptions;
     private final PrintStream out;
     private List<Memory> realMemories;
 
     JobBench(Path modelDir, PrintStream out) {
+        this(modelDir, Map.of(), out);
+    }
+
+    /** @param jobOptions job settings that override the bench's own (as {@code key=value} in {@code --job}) */
+    JobBench(Path modelDir, Map<String, String> jobOptions, PrintStream out) {
         this.modelDir = modelDir;
+        this.jobOptions = Map.copyOf(jobOptions);
         this.out = out;
     }
 
@@ -77,36 +87,61 @@ final class JobBench {
         o.put("cmt.model.dir", modelDir.toString());
         o.put("cmt.delivery.guarantee", "AT_LEAST_ONCE");
         o.put("cmt.checkpoint.interval", "30 s");
+        o.putAll(jobOptions);
         return o;
     }
 
     IngestResult ingest(List<String> paragraphs, int documents) throws Exception {
         try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false); CmtClient client = cluster.client()) {
-            // Warm-up: model load, JIT, first checkpoint machinery.
+            // Warm-up, as for the model alone: model load, two full batches of documents (JIT of the job's own
+            // path: deserialisation, state, the key matrix), and a query after them.
+            for (int i = 0; i < WARM_UP_DOCUMENTS; i++) {
+                client.publish(document("warm-" + i, paragraphs.get(paragraphs.size() - 1 - i % paragraphs.size())));
+            }
+            client.flush();
+            client.publish(query("warm-q", "warm up"));
+            client.flush();
+            await(client, Set.of("warm-q"), Duration.ofMinutes(5));
+            out.printf("ingest: quiet (CPU and JIT) %.1f s after the warm-up%n",
+                    awaitQuiet(Duration.ofMinutes(3)) / 1e3);
+
+            // The job's model runtime (one per JVM, and the MiniCluster runs in this one): its counters show
+            // whether the model or the job around it sets the pace.
+            try (ModelTimeline timeline = ModelTimeline.start(modelDir, out)) {
+                long started = System.nanoTime();
+                for (int i = 0; i < documents; i++) {
+                    client.publish(document("ingest-" + i, paragraphs.get(i % paragraphs.size())));
+                }
+                client.flush();
+                // Scoped to the last document: the consistency guarantee promises it is in the bank when this query
+                // is matched, and an answer without it as evidence would mean the rate below counts unfinished work.
+                String last = "ingest-" + (documents - 1);
+                client.publish(Query.newBuilder(query("after-ingest", "What is the last document about?"))
+                        .setRestrictTo(List.of(last)).setTopK(1).build());
+                client.flush();
+                Answer answer = await(client, Set.of("after-ingest"), Duration.ofMinutes(30)).get("after-ingest");
+                double seconds = (System.nanoTime() - started) / 1e9;
+                timeline.stop();
+                if (answer == null || answer.getEvidence().stream().noneMatch(e -> e.getDocId().equals(last))) {
+                    throw new IllegalStateException("the query published after " + last + " was answered without it: "
+                            + answer);
+                }
+                out.printf("ingest: %d documents in %.1f s%n", documents, seconds);
+                return new IngestResult(documents, documents / seconds);
+            }
+        }
+    }
+
+    /** The model alone while the job runs beside it with nothing to do: the framework's idle cost. */
+    ModelThroughput.Result modelBesideIdleJob(List<String> paragraphs, int texts, int[] batches) throws Exception {
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false); CmtClient client = cluster.client()) {
             client.publish(document("warm", paragraphs.get(0)));
             client.publish(query("warm-q", "warm up"));
             client.flush();
             await(client, Set.of("warm-q"), Duration.ofMinutes(5));
-
-            long started = System.nanoTime();
-            for (int i = 0; i < documents; i++) {
-                client.publish(document("ingest-" + i, paragraphs.get(i % paragraphs.size())));
-            }
-            client.flush();
-            // Scoped to the last document: the consistency guarantee promises it is in the bank when this query
-            // is matched, and an answer without it as evidence would mean the rate below counts unfinished work.
-            String last = "ingest-" + (documents - 1);
-            client.publish(Query.newBuilder(query("after-ingest", "What is the last document about?"))
-                    .setRestrictTo(List.of(last)).setTopK(1).build());
-            client.flush();
-            Answer answer = await(client, Set.of("after-ingest"), Duration.ofMinutes(30)).get("after-ingest");
-            double seconds = (System.nanoTime() - started) / 1e9;
-            if (answer == null || answer.getEvidence().stream().noneMatch(e -> e.getDocId().equals(last))) {
-                throw new IllegalStateException("the query published after " + last + " was answered without it: "
-                        + answer);
-            }
-            out.printf("ingest: %d documents in %.1f s%n", documents, seconds);
-            return new IngestResult(documents, documents / seconds);
+            out.printf("model beside an idle job: quiet (CPU and JIT) %.1f s after the warm-up%n",
+                    awaitQuiet(Duration.ofMinutes(3)) / 1e3);
+            return ModelThroughput.measure(modelDir, paragraphs, texts, batches, out);
         }
     }
 
@@ -270,12 +305,19 @@ final class JobBench {
     static long awaitQuiet(Duration limit) throws InterruptedException {
         com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
                 java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        // The JIT compiles the job's paths for minutes after they first run; on 2 cores its threads take a
+        // fifth of a core from whatever is measured, which a long-running job does not pay.
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
         long started = System.currentTimeMillis();
         int quietSeconds = 0;
         os.getProcessCpuLoad();
+        long compiled = jit.getTotalCompilationTime();
         while (quietSeconds < 3 && System.currentTimeMillis() - started < limit.toMillis()) {
             Thread.sleep(1000);
-            quietSeconds = os.getProcessCpuLoad() < 0.2 ? quietSeconds + 1 : 0;
+            long nowCompiled = jit.getTotalCompilationTime();
+            boolean quiet = os.getProcessCpuLoad() < 0.2 && nowCompiled - compiled < 50;
+            compiled = nowCompiled;
+            quietSeconds = quiet ? quietSeconds + 1 : 0;
         }
         return System.currentTimeMillis() - started;
     }

@@ -79,9 +79,11 @@ public final class CmtStreamOptions {
             .durationType().defaultValue(Duration.ofMillis(5))
             .withDescription("How often sources emit watermarks; a query waits up to this long for the next one.");
     public static final ConfigOption<Duration> BUFFER_TIMEOUT = ConfigOptions.key("cmt.network.buffer-timeout")
-            .durationType().defaultValue(Duration.ofMillis(2))
-            .withDescription("Longest a record waits in a network buffer between operators (Flink's default, "
-                    + "100 ms, would be paid at every hop of a query).");
+            .durationType().defaultValue(Duration.ZERO)
+            .withDescription("Longest a record waits in a network buffer between operators. 0 sends every record "
+                    + "at once: records here are few and each costs a model call, and a positive timeout runs a "
+                    + "flusher thread per task whose wake-ups slow the model on a small machine (Flink's default, "
+                    + "100 ms, would also be paid at every hop of a query).");
 
     public static final ConfigOption<Delivery> DELIVERY = ConfigOptions.key("cmt.delivery.guarantee")
             .enumType(Delivery.class).defaultValue(Delivery.EXACTLY_ONCE)

@@ -73,18 +73,27 @@ class GrafanaDashboardTest {
         return String.join("\n", out);
     }
 
-    /** Metric names registered in the main code: literal names, and prefix + "LatencyMs" of the model calls. */
+    /** Metric names registered in the main code: literal names, and each model call's prefix + its suffixes. */
     private static Set<String> registeredMetrics() throws IOException {
         Set<String> names = new TreeSet<>();
         Pattern literal = Pattern.compile("\\.(?:counter|gauge|histogram|meter)\\(\\s*\"([A-Za-z]+)\"");
         Pattern prefix = Pattern.compile("metricPrefix\\(\\)\\s*\\{\\s*return\\s+\"([A-Za-z]+)\"");
+        // ModelAsyncFunction names its metrics metricPrefix() + a suffix ("LatencyMs", "ModelBusyMs", ...).
+        Pattern suffix = Pattern.compile("(?:metricPrefix\\(\\)|prefix)\\s*\\+\\s*\"([A-Za-z]+)\"");
+        Set<String> prefixes = new TreeSet<>();
+        Set<String> suffixes = new TreeSet<>();
         try (Stream<Path> files = Files.walk(Path.of("flink-job/src/main/java"))) {
             for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
                 String code = Files.readString(file);
                 literal.matcher(code).results().forEach(r -> names.add(r.group(1)));
-                prefix.matcher(code).results().forEach(r -> names.add(r.group(1) + "LatencyMs"));
+                prefix.matcher(code).results().forEach(r -> prefixes.add(r.group(1)));
+                if (code.contains("abstract String metricPrefix()")) {
+                    suffix.matcher(code).results().forEach(r -> suffixes.add(r.group(1)));
+                }
             }
         }
+        assertTrue(suffixes.containsAll(Set.of("LatencyMs", "ModelBusyMs")), "model metric suffixes: " + suffixes);
+        prefixes.forEach(p -> suffixes.forEach(x -> names.add(p + x)));
         assertTrue(names.size() >= 10, "metrics found in the code: " + names);
         return names;
     }

@@ -125,21 +125,29 @@ public final class KeyMatrix {
      * approximates the key, with the largest component at +-127.
      */
     static float quantize(float[] key, byte[] into, int offset) {
-        float max = 0f;
-        for (float v : key) {
-            if (Float.isFinite(v)) {
-                max = Math.max(max, Math.abs(v));
-            }
-        }
-        if (max == 0f) {
+        float scale = symmetricScale(key, 127);
+        if (scale == 0f) {
             Arrays.fill(into, offset, offset + key.length, (byte) 0);
             return 0f;
         }
         // A non-finite component (a broken model's output) must not fail the shard: NaN rounds to 0, infinities clamp.
-        float scale = max / 127f;
         for (int j = 0; j < key.length; j++) {
             into[offset + j] = (byte) Math.max(-127, Math.min(127, Math.round(key[j] / scale)));
         }
         return scale;
+    }
+
+    /**
+     * The scale that puts the largest finite component of {@code values} at {@code +-limit}, or 0 when there is none
+     * (all zero or non-finite): what integer codes are multiplied by to get the values back.
+     */
+    static float symmetricScale(float[] values, int limit) {
+        float max = 0f;
+        for (float v : values) {
+            if (Float.isFinite(v)) {
+                max = Math.max(max, Math.abs(v));
+            }
+        }
+        return max / limit;
     }
 }

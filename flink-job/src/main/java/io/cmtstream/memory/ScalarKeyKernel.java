@@ -45,17 +45,11 @@ final class ScalarKeyKernel implements KeyKernel {
 
     /** Writes {@code query} as int16 into {@code into}, largest component at +-32767; returns the scale back. */
     static float toInt16(float[] query, short[] into) {
-        float max = 0f;
-        for (float v : query) {
-            if (Float.isFinite(v)) {
-                max = Math.max(max, Math.abs(v));
-            }
-        }
-        if (max == 0f) {
+        float scale = KeyMatrix.symmetricScale(query, 32767);
+        if (scale == 0f) {
             java.util.Arrays.fill(into, (short) 0);
             return 0f;
         }
-        float scale = max / 32767f;
         for (int j = 0; j < query.length; j++) {
             into[j] = (short) Math.max(-32767, Math.min(32767, Math.round(query[j] / scale)));
         }

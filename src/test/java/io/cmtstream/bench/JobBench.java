@@ -93,17 +93,9 @@ final class JobBench {
 
     IngestResult ingest(List<String> paragraphs, int documents) throws Exception {
         try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false); CmtClient client = cluster.client()) {
-            // Warm-up, as for the model alone: model load, two full batches of documents (JIT of the job's own
-            // path: deserialisation, state, the key matrix), and a query after them.
-            for (int i = 0; i < WARM_UP_DOCUMENTS; i++) {
-                client.publish(document("warm-" + i, paragraphs.get(paragraphs.size() - 1 - i % paragraphs.size())));
-            }
-            client.flush();
-            client.publish(query("warm-q", "warm up"));
-            client.flush();
-            await(client, Set.of("warm-q"), Duration.ofMinutes(5));
-            out.printf("ingest: quiet (CPU and JIT) %.1f s after the warm-up%n",
-                    awaitQuiet(Duration.ofMinutes(3)) / 1e3);
+            // As for the model alone: model load, two full batches of documents (JIT of the job's own path:
+            // deserialisation, state, the key matrix), and a query after them.
+            warmUp(client, paragraphs, WARM_UP_DOCUMENTS, "ingest");
 
             // The job's model runtime (one per JVM, and the MiniCluster runs in this one): its counters show
             // whether the model or the job around it sets the pace.
@@ -135,14 +127,24 @@ final class JobBench {
     /** The model alone while the job runs beside it with nothing to do: the framework's idle cost. */
     ModelThroughput.Result modelBesideIdleJob(List<String> paragraphs, int texts, int[] batches) throws Exception {
         try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false); CmtClient client = cluster.client()) {
-            client.publish(document("warm", paragraphs.get(0)));
-            client.publish(query("warm-q", "warm up"));
-            client.flush();
-            await(client, Set.of("warm-q"), Duration.ofMinutes(5));
-            out.printf("model beside an idle job: quiet (CPU and JIT) %.1f s after the warm-up%n",
-                    awaitQuiet(Duration.ofMinutes(3)) / 1e3);
+            warmUp(client, paragraphs, 1, "model beside an idle job");
             return ModelThroughput.measure(modelDir, paragraphs, texts, batches, out);
         }
+    }
+
+    /**
+     * Sends {@code documents} documents (the split's last paragraphs, so not the measured ones first) and a query
+     * through the job, waits for the answer, then for a quiet process (CPU and JIT compiler).
+     */
+    private void warmUp(CmtClient client, List<String> paragraphs, int documents, String what) throws Exception {
+        for (int i = 0; i < documents; i++) {
+            client.publish(document("warm-" + i, paragraphs.get(paragraphs.size() - 1 - i % paragraphs.size())));
+        }
+        client.flush();
+        client.publish(query("warm-q", "warm up"));
+        client.flush();
+        await(client, Set.of("warm-q"), Duration.ofMinutes(5));
+        out.printf("%s: quiet (CPU and JIT) %.1f s after the warm-up%n", what, awaitQuiet(Duration.ofMinutes(3)) / 1e3);
     }
 
     PassthroughResult passthrough(int records) throws Exception {

@@ -178,10 +178,118 @@ class Decompressor(nn.Module):
         self.ln = nn.LayerNorm(d)
         self.pos = nn.Parameter(torch.randn(m * c, d) * 0.02)
 
+    def codes(self, mem):
+        return mem.reshape(mem.shape[:-2] + (mem.size(-2) * self.c, self.d // self.c))
+
     def forward(self, mem):
-        code = mem.reshape(mem.shape[:-2] + (mem.size(-2) * self.c, self.d // self.c))
-        v = self.ln(self.up(code))
+        v = self.ln(self.up(self.codes(mem)))
         return v + self.pos[: v.size(-2)]
+
+
+class Attention(nn.Module):
+    """Pre-LN multi-head attention block with a residual: x [..., n, w] attends to y [..., m, w] (y = x for
+    self-attention); `bias` [..., 1, 1, m] masks keys (0 or NEG)."""
+
+    def __init__(self, w, heads):
+        super().__init__()
+        self.h, self.dh = heads, w // heads
+        self.ln = nn.LayerNorm(w)
+        self.ln_y = nn.LayerNorm(w)
+        self.q, self.k, self.v = QLinear(w, w), QLinear(w, w), QLinear(w, w)
+        self.o = QLinear(w, w, zero=True)
+
+    def split(self, x):
+        return x.reshape(x.shape[:-1] + (self.h, self.dh)).transpose(-2, -3)        # [..., heads, n, dh]
+
+    def forward(self, x, y, bias):
+        q = self.split(self.q(self.ln(x)))
+        yn = self.ln(y) if y is x else self.ln_y(y)
+        k, v = self.split(self.k(yn)), self.split(self.v(yn))
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias, dim=-1)
+        c = (att @ v).transpose(-2, -3)
+        return x + self.o(c.reshape(c.shape[:-2] + (self.h * self.dh,)))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, w, ffn):
+        super().__init__()
+        self.ln, self.a, self.b = nn.LayerNorm(w), QLinear(w, ffn), QLinear(ffn, w, zero=True)
+
+    def forward(self, x):
+        return x + self.b(F.gelu(self.a(self.ln(x))))
+
+
+def key_bias(codes):
+    """Attention bias [..., 1, 1, n] that masks the grid positions past the text: their code is all zeros (the
+    compressor's token grid), so they are told apart from the memory itself, without a separate length input."""
+    present = (codes.abs().sum(-1) > 0).to(codes.dtype)
+    return ((1.0 - present) * NEG)[..., None, None, :]
+
+
+class SpanScorer(nn.Module):
+    """The aggregator's question-aware reader of the decompressed memory tokens: start / end logits of every token.
+
+    Memory side (once per memory, question-independent): `layers` self-attention blocks over the memory's own
+    tokens, so that a token's state knows its sentence. Question side: one self-attention block over the question's
+    tokens. Then every memory token attends to the question tokens once, is narrowed to `fw` numbers together with
+    its best cosine match among the question's tokens (an exact-match cue: the decompressed tokens keep token
+    identity), and `fuse` narrow self-attention blocks spread that question evidence to the neighbours, where answers
+    are, before linear start / end heads. The work that depends on both question and memory is kept narrow, because
+    training pays it for every (question, memory) pair but the memory side only once per memory."""
+
+    def __init__(self, d=384, w=128, heads=4, ffn=256, layers=2, fw=64, fuse=1, spans=11):
+        super().__init__()
+        self.h, self.dh = heads, w // heads
+        self.ln_m, self.ln_q = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.m_in, self.q_in = QLinear(d, w), QLinear(d, w)
+        self.m_self = nn.ModuleList([Attention(w, heads) for _ in range(layers)])
+        self.m_ffn = nn.ModuleList([FeedForward(w, ffn) for _ in range(layers)])
+        self.q_self, self.q_ffn = Attention(w, heads), FeedForward(w, ffn)
+        self.ln_x, self.ln_y = nn.LayerNorm(w), nn.LayerNorm(w)
+        self.cq, self.ck, self.cv = QLinear(w, w), QLinear(w, w), QLinear(w, w)
+        self.co = QLinear(w, w)
+        self.ln_h = nn.LayerNorm(w)
+        self.f_in = QLinear(w, fw)
+        self.f_match = nn.Parameter(torch.randn(fw) * 0.1)
+        self.f_self = nn.ModuleList([Attention(fw, 2) for _ in range(fuse)])
+        self.f_ffn = nn.ModuleList([FeedForward(fw, 2 * fw) for _ in range(fuse)])
+        self.ln_f = nn.LayerNorm(fw)
+        self.se = QLinear(fw, 2)
+        self.null = QLinear(w, 1)
+        self.len_bias = nn.Parameter(torch.zeros(spans))
+        self.score_w = nn.Parameter(torch.tensor(5.0))
+
+    def split(self, x):
+        return x.reshape(x.shape[:-1] + (self.h, self.dh)).transpose(-2, -3)        # [..., heads, n, dh]
+
+    def memory_side(self, v, bias):
+        """v [..., N, H] decompressed memory tokens, bias from `key_bias` -> (states [..., N, w], their attention
+        queries toward the question [..., heads, N, dh])."""
+        x = self.m_in(self.ln_m(v))
+        for att, ffn in zip(self.m_self, self.m_ffn):
+            x = ffn(att(x, x, bias))
+        return x, self.split(self.cq(self.ln_x(x)))
+
+    def question_side(self, qv, qbias):
+        """qv [B, Lq, H] -> (question attention keys, values [B, heads, Lq, dh], pooled summary [B, w])."""
+        y = self.q_in(self.ln_q(qv))
+        y = self.q_ffn(self.q_self(y, y, qbias))
+        present = (qbias[:, 0, 0] > NEG / 2).to(y.dtype)                              # [B, Lq]
+        pooled = (y * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp_min(1.0)
+        yn = self.ln_y(y)
+        return self.split(self.ck(yn)), self.split(self.cv(yn)), pooled
+
+    def tokens(self, x, xq, bias, yk, yv, qbias, match):
+        """memory states x [B, k, N, w] and queries xq [B, k, heads, N, dh]; question keys / values
+        [B, heads, Lq, dh]; match [B, k, N] -> (start, end) logits [B, k, N] each."""
+        att = torch.softmax(xq @ yk[:, None].transpose(-1, -2) / math.sqrt(self.dh) + qbias[:, None], dim=-1)
+        c = (att @ yv[:, None]).transpose(-2, -3)
+        h = x + self.co(c.reshape(c.shape[:-2] + (self.h * self.dh,)))
+        g = self.f_in(self.ln_h(h)) + match[..., None] * self.f_match
+        for a, f in zip(self.f_self, self.f_ffn):
+            g = f(a(g, g, bias))
+        se = self.se(self.ln_f(g)) + bias[..., 0, 0, :, None]                          # padding never starts / ends
+        return se[..., 0], se[..., 1]
 
 
 class Aggregator(Head):
@@ -194,21 +302,22 @@ class Aggregator(Head):
     Soft-prompt vector i is the span distribution's expectation of the i-th token of the span (or a learned stop /
     after marker), plus a question summary, so the reader reads the answer off the prompt position by position."""
 
-    def __init__(self, d=384, m=32, c=8, p=12, att=128, q_tokens=64, hard=False):
+    def __init__(self, d=384, m=32, c=8, p=12, att=128, q_tokens=64, hard=False, scorer=None):
         super().__init__()
         self.hard = hard     # inference: the prompt reads the single most likely span (chosen on validation)
         self.d, self.p, self.s, self.q_tokens, self.att, self.n = d, p, p - 1, q_tokens, att, m * c
         self.dec = Decompressor(d, m, c)
         self.q_pool = QLinear(d, 2)
         self.q_mlp = QLinear(2 * d, d)
-        self.q_out = QLinear(d, 2 * d)
-        self.ln_v = nn.LayerNorm(d)
-        self.cq, self.ck, self.cv = QLinear(d, att), QLinear(d, att), QLinear(d, att)
-        self.co = QLinear(att, d, zero=True)
-        self.ws, self.we = QLinear(d, d), QLinear(d, d)
-        self.len_bias = nn.Parameter(torch.zeros(self.s))
-        self.score_w = nn.Parameter(torch.tensor(5.0))
-        self.null = QLinear(d, 1)
+        if scorer is None:   # the first stage's span scorer
+            self.q_out = QLinear(d, 2 * d)
+            self.ln_v = nn.LayerNorm(d)
+            self.cq, self.ck, self.cv = QLinear(d, att), QLinear(d, att), QLinear(d, att)
+            self.co = QLinear(att, d, zero=True)
+            self.ws, self.we = QLinear(d, d), QLinear(d, d)
+            self.len_bias = nn.Parameter(torch.zeros(self.s))
+            self.score_w = nn.Parameter(torch.tensor(5.0))
+            self.null = QLinear(d, 1)
         self.u = QLinear(d, d, eye=True)
         self.stop = nn.Parameter(torch.randn(d) * 0.02)
         self.after = nn.Parameter(torch.randn(d) * 0.02)
@@ -216,6 +325,21 @@ class Aggregator(Head):
         self.ppos = nn.Parameter(torch.randn(p, d) * 0.02)
         self.gq = QLinear(d, d)
         self.out_ln = nn.LayerNorm(d)
+        # the second stage's question-aware span scorer (training/span_stage.py), which replaces the first one
+        self.scorer = SpanScorer(d, spans=p - 1, **scorer) if scorer is not None else None
+
+    def with_scorer(self, scorer):
+        """A copy of this (first-stage) aggregator with a new, untrained second-stage span scorer in place of its
+        own: decompressor, question summary and prompt builder keep their trained weights."""
+        other = Aggregator(self.d, self.n // self.dec.c, self.dec.c, self.p, self.att, self.q_tokens, self.hard,
+                           scorer)
+        mine = self.state_dict()
+        for k in [k for k in mine if k.endswith(".wq")]:     # an exported (quantised) aggregator: float copies
+            mine[k[:-2] + "weight"] = mine.pop(k).float() * mine.pop(k[:-1] + "s")
+        missing, _ = other.load_state_dict({k: v for k, v in mine.items() if k in other.state_dict()},
+                                           strict=False)
+        assert all(k.startswith("scorer.") for k in missing), missing
+        return other
 
     def question(self, query):
         qv = self.dec(query)[:, : self.q_tokens]                                  # [B, Lq, H]
@@ -230,9 +354,41 @@ class Aggregator(Head):
         return v, self.cq(self.ln_v(v))
 
     def spans(self, query, memories, scores, present):
-        v, vq = self.memory_side(memories)
+        if self.scorer is None:
+            v, vq = self.memory_side(memories)
+            qv, qp = self.question(query)
+            return self.spans_from(qv, qp, v, vq, scores, present)
+        v = self.dec(memories)
+        bias = key_bias(self.dec.codes(memories))
+        x, xq = self.scorer.memory_side(v, bias)
         qv, qp = self.question(query)
-        return self.spans_from(qv, qp, v, vq, scores, present)
+        return self.scored_spans(x, xq, bias, v, qv, self.question_bias(query), scores, present), v, qp
+
+    def match(self, v, qv, qbias):
+        """[B, k, N]: every memory token's best cosine similarity to a question token, position embeddings
+        removed (they would make every token match the question token at its own position)."""
+        vn = F.normalize(v - self.dec.pos[: v.size(-2)], dim=-1)
+        qn = F.normalize(qv - self.dec.pos[: qv.size(-2)], dim=-1)
+        return (vn @ qn[:, None].transpose(-1, -2) + qbias[:, None, 0]).amax(-1)
+
+    def question_bias(self, query):
+        return key_bias(self.dec.codes(query)[:, : self.q_tokens])
+
+    def scored_spans(self, x, xq, bias, v, qv, qbias, scores, present):
+        """Span log-probabilities [B, k*N*S + 1] from the second-stage scorer (see `span_logp`); v [B, k, N, H]
+        and qv [B, Lq, H] are the decompressed memory and question tokens."""
+        yk, yv, pooled = self.scorer.question_side(qv, qbias)
+        st, en = self.scorer.tokens(x, xq, bias, yk, yv, qbias, self.match(v, qv, qbias))
+        return self.span_logp(st, en, self.scorer.len_bias, self.scorer.score_w, scores, present,
+                              self.scorer.null(pooled))
+
+    def span_logp(self, st, en, len_bias, score_w, scores, present, null):
+        """log-softmax over every (memory, start, length) span and the null option: start [B, k, N] + end of the
+        span + length bias + a multiple of the memory's matching score (absent memories masked out)."""
+        ends = [F.pad(en[..., i:], (0, i), value=NEG) for i in range(self.s)]   # end of a span of length i+1
+        logit = st[..., None] + torch.stack(ends, -1) + len_bias
+        logit = logit + (score_w * scores * present + (1.0 - present) * NEG)[..., None, None]
+        return torch.log_softmax(torch.cat([logit.reshape(logit.size(0), -1), null], 1), -1)
 
     def spans_from(self, qv, qp, v, vq, scores, present):
         """(span log-probabilities [B, k*N*S + 1] (last = null), decompressed memory tokens [B, k, N, H],
@@ -251,11 +407,7 @@ class Aggregator(Head):
                     + ((w * self.co.bias).sum(-1) + (q * lin.bias).sum(-1))[:, None, None]) / math.sqrt(self.d)
 
         st, en = score(self.ws, qs), score(self.we, qe)
-        ends = [F.pad(en[..., i:], (0, i), value=NEG) for i in range(self.s)]   # end of a span of length i+1
-        logit = st[..., None] + torch.stack(ends, -1) + self.len_bias
-        logit = logit + (self.score_w * scores * present + (1.0 - present) * NEG)[..., None, None]
-        flat = torch.cat([logit.reshape(logit.size(0), -1), self.null(qp)], 1)
-        return torch.log_softmax(flat, -1), v, qp
+        return self.span_logp(st, en, self.len_bias, self.score_w, scores, present, self.null(qp)), v, qp
 
     def prompt_from(self, logp, v, qp):
         return self.prompt_from_probs(logp.exp(), v, qp)

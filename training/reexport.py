@@ -51,7 +51,8 @@ def eager_heads(info):
     # train.py keeps the hard (arg-max span) aggregator when it does better on validation and records that choice
     hard = info["training"]["figures"]["validation"]["decoding"] == "hard"
     comp = Compressor(m=hp["memory"], c=hp["chunk"], vocab=dims["vocab"])
-    agg = Aggregator(m=hp["memory"], c=hp["chunk"], p=hp["prompt"], hard=hard)
+    agg = Aggregator(m=hp["memory"], c=hp["chunk"], p=hp["prompt"], hard=hard,
+                     scorer=info["training"].get("spanScorer"))
     reader = Reader(p=hp["prompt"], vocab=dims["vocab"])
     return {"compressor": comp, "aggregator": agg, "reader": reader}, hard
 

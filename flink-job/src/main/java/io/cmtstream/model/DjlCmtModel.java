@@ -218,7 +218,7 @@ public final class DjlCmtModel implements CmtModel {
         long[][] ids = generate(prompt, requests.size());
         List<String> answers = new ArrayList<>(ids.length);
         for (long[] answer : ids) {
-            answers.add(tokenizer.decode(answer, true).trim());
+            answers.add(AnswerText.cleanUp(tokenizer.decode(answer, true)));
         }
         return answers;
     }

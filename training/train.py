@@ -69,8 +69,8 @@ def parse_args(argv=None):
     ap.add_argument("--cache", default="training/cache")
     ap.add_argument("--backbone", default="target/backbone")
     ap.add_argument("--out", default="models/cmt-bge-small-squad")
-    ap.add_argument("--steps", type=int, default=900)
-    ap.add_argument("--minutes", type=float, default=31.0, help="stop the first stage early after this many minutes")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--minutes", type=float, default=37.0, help="stop the first stage early after this many minutes")
     ap.add_argument("--memory", type=int, default=32)
     ap.add_argument("--chunk", type=int, default=8)
     ap.add_argument("--prompt", type=int, default=12)
@@ -81,15 +81,16 @@ def parse_args(argv=None):
     ap.add_argument("--q_per_para", type=int, default=2)
     ap.add_argument("--p_closed", type=float, default=0.15)
     ap.add_argument("--max_answer", type=int, default=16)
-    ap.add_argument("--val_ks", default="1,3")
+    ap.add_argument("--val_ks", default="1,3,5")
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--max_k", type=int, default=3)
     ap.add_argument("--recon_positions", type=int, default=1024)
     ap.add_argument("--gold_span_forcing", type=float, default=0.5)
     ap.add_argument("--key_eval_every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--span_minutes", type=float, default=10.0,
-                    help="second stage: train the question-aware span scorer this long (0: keep the first one)")
+    ap.add_argument("--span_minutes", type=float, default=0.0,
+                    help="second stage: train the question-aware span scorer this long (0: none, the first stage's "
+                         "scorer stays; docs/MODEL.md says why the bundle has none)")
     ap.add_argument("--eval_limit", type=int, default=0, help="evaluate on the first N questions only (smoke runs)")
     return ap.parse_args(argv)
 

@@ -5,10 +5,10 @@
 #     (mvn dependency:copy; works offline from ~/.m2 once downloaded) into target/backbone/;
 #  2. runs the frozen backbone once over every SQuAD paragraph and question -> training/cache/features.pt
 #     (skipped when the cache exists; delete training/cache/ to redo it);
-#  3. trains the compressor, aggregator and reader on the 28 train articles (900 steps or 31 minutes, whichever
-#     comes first), then, with those frozen, the aggregator's span scorer (10 minutes, training/span_stage.py);
-#     picks the key head, the span scorer, k and the span decoding on the 4 validation articles, reports on the 6
-#     test articles, exports the TorchScript files and model.json;
+#  3. trains the compressor, aggregator and reader on the 28 train articles (1,000 steps or 37 minutes, whichever
+#     comes first), picks the key head, k and the span decoding on the 4 validation articles, reports on the 6 test
+#     articles, exports the TorchScript files and model.json (an optional second stage, --span_minutes N, trains
+#     a deeper span scorer with the rest frozen: training/span_stage.py, not used for the bundle);
 #  4. writes the Java parity fixture src/test/resources/parity/parity.json.
 #
 # Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is

@@ -7,7 +7,6 @@ validation split only (the test split is not read). Needs training/cache/feature
     /usr/bin/python3 training/key_mixture.py
 """
 import itertools
-import json
 import os
 import sys
 
@@ -16,16 +15,11 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import Features, recall_at  # noqa: E402
-from reexport import eager_heads, load_state  # noqa: E402
+from reexport import bundled_compressor  # noqa: E402
 
 torch.set_num_threads(2)
 ROOT = os.path.join(os.path.dirname(__file__), '..')
-md = os.path.join(ROOT, 'models', 'cmt-bge-small-squad')
-info = json.load(open(os.path.join(md, 'model.json')))
-heads, _ = eager_heads(info)
-comp = heads['compressor']
-load_state(comp, torch.jit.load(os.path.join(md, info['files']['compressor'])), 'compressor')
-E = torch.jit.load(os.path.join(md, info['files']['embeddings']))(torch.zeros(1))
+comp, E = bundled_compressor(os.path.join(ROOT, 'models', 'cmt-bge-small-squad'))
 feats = Features(os.path.join(ROOT, 'training', 'cache', 'features.pt'))
 print('mix', comp.mix.data.tolist())
 

@@ -72,6 +72,15 @@ def load_state(module, traced, name):
     return len(sd)
 
 
+def bundled_compressor(model_dir):
+    """(eager compressor with the bundle's weights, de-quantised word embeddings) of an exported model, for the
+    analysis scripts that look inside the key (key_mixture.py, lexical_bound.py)."""
+    info = json.load(open(os.path.join(model_dir, "model.json")))
+    comp = eager_heads(info)[0]["compressor"]
+    load_state(comp, torch.jit.load(os.path.join(model_dir, info["files"]["compressor"])), "compressor")
+    return comp, torch.jit.load(os.path.join(model_dir, info["files"]["embeddings"]))(torch.zeros(1))
+
+
 def inputs(cache, info, n=48):
     """(paragraph batches, question batches) of (hidden, ids, mask): real backbone states from the feature cache
     (validation split), or random ones of the same shapes when there is no cache."""

@@ -106,12 +106,12 @@ def validate(agg, fixed, feats, tok, k=1, bs=64):
 
 
 def train_span_scorer(comp, agg, E, feats, tok, spans, seed, minutes, lr=1e-3, max_k=3, force=0.5, warmup=30,
-                      eval_every=100, paras_per_article=12, q_per_para=3, log=print):
+                      eval_every=100, paras_per_article=12, q_per_para=3, scorer=None, log=print):
     """(a copy of `agg` with a trained second-stage span scorer, a summary for model.json). `spans` maps a training
     question to its gold (start, length) in its paragraph's tokens; comp and agg stay frozen."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    agg = agg.with_scorer(SCORER)
+    agg = agg.with_scorer(scorer or SCORER)
     for p in list(comp.parameters()) + list(agg.parameters()):
         p.requires_grad_(False)
     for p in agg.scorer.parameters():
@@ -190,6 +190,7 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--save", default="")
+    ap.add_argument("--layers", type=int, default=SCORER["layers"], help="memory-side self-attention blocks")
     a = ap.parse_args()
     torch.set_num_threads(2)
     info = json.load(open(os.path.join(a.model, "model.json")))
@@ -209,7 +210,8 @@ def main():
         if j >= 0 and len(ans) <= agg.s and j + len(ans) <= agg.n:
             spans[qi] = (j, len(ans))
     print(f"{len(spans)} training questions with a located span", flush=True)
-    agg, _ = train_span_scorer(comp, agg, E, feats, tok, spans, a.seed, a.minutes, log=lambda s: print(s, flush=True))
+    agg, _ = train_span_scorer(comp, agg, E, feats, tok, spans, a.seed, a.minutes, scorer={**SCORER, "layers": a.layers},
+                               log=lambda s: print(s, flush=True))
     if a.save:
         torch.save(agg.scorer.state_dict(), a.save)
 

@@ -187,24 +187,22 @@ class Decompressor(nn.Module):
 
 
 class Attention(nn.Module):
-    """Pre-LN multi-head attention block with a residual: x [..., n, w] attends to y [..., m, w] (y = x for
-    self-attention); `bias` [..., 1, 1, m] masks keys (0 or NEG)."""
+    """Pre-LN multi-head self-attention block with a residual: x [..., n, w]; `bias` [..., 1, 1, n] masks keys
+    (0 or NEG)."""
 
     def __init__(self, w, heads):
         super().__init__()
         self.h, self.dh = heads, w // heads
         self.ln = nn.LayerNorm(w)
-        self.ln_y = nn.LayerNorm(w)
         self.q, self.k, self.v = QLinear(w, w), QLinear(w, w), QLinear(w, w)
         self.o = QLinear(w, w, zero=True)
 
     def split(self, x):
         return x.reshape(x.shape[:-1] + (self.h, self.dh)).transpose(-2, -3)        # [..., heads, n, dh]
 
-    def forward(self, x, y, bias):
-        q = self.split(self.q(self.ln(x)))
-        yn = self.ln(y) if y is x else self.ln_y(y)
-        k, v = self.split(self.k(yn)), self.split(self.v(yn))
+    def forward(self, x, bias):
+        xn = self.ln(x)
+        q, k, v = self.split(self.q(xn)), self.split(self.k(xn)), self.split(self.v(xn))
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias, dim=-1)
         c = (att @ v).transpose(-2, -3)
         return x + self.o(c.reshape(c.shape[:-2] + (self.h * self.dh,)))
@@ -267,13 +265,13 @@ class SpanScorer(nn.Module):
         queries toward the question [..., heads, N, dh])."""
         x = self.m_in(self.ln_m(v))
         for att, ffn in zip(self.m_self, self.m_ffn):
-            x = ffn(att(x, x, bias))
+            x = ffn(att(x, bias))
         return x, self.split(self.cq(self.ln_x(x)))
 
     def question_side(self, qv, qbias):
         """qv [B, Lq, H] -> (question attention keys, values [B, heads, Lq, dh], pooled summary [B, w])."""
         y = self.q_in(self.ln_q(qv))
-        y = self.q_ffn(self.q_self(y, y, qbias))
+        y = self.q_ffn(self.q_self(y, qbias))
         present = (qbias[:, 0, 0] > NEG / 2).to(y.dtype)                              # [B, Lq]
         pooled = (y * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp_min(1.0)
         yn = self.ln_y(y)
@@ -287,7 +285,7 @@ class SpanScorer(nn.Module):
         h = x + self.co(c.reshape(c.shape[:-2] + (self.h * self.dh,)))
         g = self.f_in(self.ln_h(h)) + match[..., None] * self.f_match
         for a, f in zip(self.f_self, self.f_ffn):
-            g = f(a(g, g, bias))
+            g = f(a(g, bias))
         se = self.se(self.ln_f(g)) + bias[..., 0, 0, :, None]                          # padding never starts / ends
         return se[..., 0], se[..., 1]
 

@@ -186,6 +186,11 @@ class Decompressor(nn.Module):
         return v + self.pos[: v.size(-2)]
 
 
+def split_heads(x, heads):
+    """[..., n, w] -> [..., heads, n, w / heads]."""
+    return x.reshape(x.shape[:-1] + (heads, x.size(-1) // heads)).transpose(-2, -3)
+
+
 class Attention(nn.Module):
     """Pre-LN multi-head self-attention block with a residual: x [..., n, w]; `bias` [..., 1, 1, n] masks keys
     (0 or NEG)."""
@@ -197,12 +202,10 @@ class Attention(nn.Module):
         self.q, self.k, self.v = QLinear(w, w), QLinear(w, w), QLinear(w, w)
         self.o = QLinear(w, w, zero=True)
 
-    def split(self, x):
-        return x.reshape(x.shape[:-1] + (self.h, self.dh)).transpose(-2, -3)        # [..., heads, n, dh]
 
     def forward(self, x, bias):
         xn = self.ln(x)
-        q, k, v = self.split(self.q(xn)), self.split(self.k(xn)), self.split(self.v(xn))
+        q, k, v = (split_heads(f(xn), self.h) for f in (self.q, self.k, self.v))
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias, dim=-1)
         c = (att @ v).transpose(-2, -3)
         return x + self.o(c.reshape(c.shape[:-2] + (self.h * self.dh,)))
@@ -257,8 +260,6 @@ class SpanScorer(nn.Module):
         self.len_bias = nn.Parameter(torch.zeros(spans))
         self.score_w = nn.Parameter(torch.tensor(5.0))
 
-    def split(self, x):
-        return x.reshape(x.shape[:-1] + (self.h, self.dh)).transpose(-2, -3)        # [..., heads, n, dh]
 
     def memory_side(self, v, bias):
         """v [..., N, H] decompressed memory tokens, bias from `key_bias` -> (states [..., N, w], their attention
@@ -266,7 +267,7 @@ class SpanScorer(nn.Module):
         x = self.m_in(self.ln_m(v))
         for att, ffn in zip(self.m_self, self.m_ffn):
             x = ffn(att(x, bias))
-        return x, self.split(self.cq(self.ln_x(x)))
+        return x, split_heads(self.cq(self.ln_x(x)), self.h)
 
     def question_side(self, qv, qbias):
         """qv [B, Lq, H] -> (question attention keys, values [B, heads, Lq, dh], pooled summary [B, w])."""
@@ -275,7 +276,7 @@ class SpanScorer(nn.Module):
         present = (qbias[:, 0, 0] > NEG / 2).to(y.dtype)                              # [B, Lq]
         pooled = (y * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp_min(1.0)
         yn = self.ln_y(y)
-        return self.split(self.ck(yn)), self.split(self.cv(yn)), pooled
+        return split_heads(self.ck(yn), self.h), split_heads(self.cv(yn), self.h), pooled
 
     def tokens(self, x, xq, bias, yk, yv, qbias, match):
         """memory states x [B, k, N, w] and queries xq [B, k, heads, N, dh]; question keys / values
@@ -443,15 +444,13 @@ class ReaderLayer(nn.Module):
         self.q, self.k, self.v, self.o = QLinear(d, d), QLinear(d, d), QLinear(d, d), QLinear(d, d)
         self.ln2, self.a, self.b = nn.LayerNorm(d), QLinear(d, ffn), QLinear(ffn, d)
 
-    def split(self, x):
-        return x.reshape(x.size(0), x.size(1), self.h, self.dh).transpose(1, 2)
 
     def forward(self, x, past_k, past_v, bias4):
         """x [B, n, H] new positions; past_k/v [B, heads, t, dh] (t may be 0); bias4 masks [n, t + n]."""
         h = self.ln(x)
-        q = self.split(self.q(h))
-        k = torch.cat([past_k, self.split(self.k(h))], 2)
-        v = torch.cat([past_v, self.split(self.v(h))], 2)
+        q = split_heads(self.q(h), self.h)
+        k = torch.cat([past_k, split_heads(self.k(h), self.h)], 2)
+        v = torch.cat([past_v, split_heads(self.v(h), self.h)], 2)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.dh) + bias4, dim=-1)
         c = (att @ v).transpose(1, 2)
         x = x + self.o(c.reshape(c.size(0), c.size(1), -1))

@@ -111,7 +111,8 @@ def train_span_scorer(comp, agg, E, feats, tok, spans, seed, minutes, lr=1e-3, m
     question to its gold (start, length) in its paragraph's tokens; comp and agg stay frozen."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    agg = agg.with_scorer(scorer or SCORER)
+    scorer = scorer or SCORER
+    agg = agg.with_scorer(scorer)
     for p in list(comp.parameters()) + list(agg.parameters()):
         p.requires_grad_(False)
     for p in agg.scorer.parameters():
@@ -170,7 +171,8 @@ def train_span_scorer(comp, agg, E, feats, tok, spans, seed, minutes, lr=1e-3, m
     agg.scorer.load_state_dict(best_state)
     agg.scorer.eval()
     log(f"span stage: {step} steps in {time.time() - t0:.0f}s; best validation span copy F1 {best[0]:.2f}")
-    return agg, {"steps": step, "seconds": round(time.time() - t0), "validationSpanCopyF1": round(best[0], 2)}
+    return agg, {"scorer": scorer, "steps": step, "seconds": round(time.time() - t0),
+                 "validationSpanCopyF1": round(best[0], 2)}
 
 
 def main():
@@ -181,7 +183,7 @@ def main():
     sys.path.insert(0, os.path.dirname(__file__))
     from common import Features
     from reexport import eager_heads, load_state
-    from train import find_span, pick_answer
+    from train import locate_span, pick_answer
     from wordpiece import WordPiece
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/cmt-bge-small-squad")
@@ -205,13 +207,12 @@ def main():
     for qi, q in enumerate(feats.qs):
         if q["split"] != "train":
             continue
-        ans = tok.tokenize(pick_answer(q["answers"]))
-        j = find_span(feats.paras[q["para"]]["ids"], ans) if ans else -1
-        if j >= 0 and len(ans) <= agg.s and j + len(ans) <= agg.n:
-            spans[qi] = (j, len(ans))
+        span = locate_span(feats.paras[q["para"]]["ids"], tok.tokenize(pick_answer(q["answers"])), agg.s, agg.n)
+        if span:
+            spans[qi] = span
     print(f"{len(spans)} training questions with a located span", flush=True)
-    agg, _ = train_span_scorer(comp, agg, E, feats, tok, spans, a.seed, a.minutes, scorer={**SCORER, "layers": a.layers},
-                               log=lambda s: print(s, flush=True))
+    agg, _ = train_span_scorer(comp, agg, E, feats, tok, spans, a.seed, a.minutes,
+                               scorer={**SCORER, "layers": a.layers}, log=lambda s: print(s, flush=True))
     if a.save:
         torch.save(agg.scorer.state_dict(), a.save)
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(__file__))
 from common import BOS, EOS, PAD, Bound, Features, baselines, evaluate, load_heads, recall_at  # noqa: E402
 from model import Aggregator, Compressor, Embeddings, Reader, quantize_all  # noqa: E402
-from span_stage import SCORER, train_span_scorer  # noqa: E402
+from span_stage import train_span_scorer  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
 
@@ -62,6 +62,15 @@ def find_span(para_ids, ans_ids):
         if para_ids[j:j + n] == ans_ids:
             return j
     return -1
+
+
+def locate_span(para_ids, ans_ids, max_len, grid):
+    """(start, length) of the answer's tokens in the paragraph when the aggregator can name that span (at most
+    `max_len` tokens, ending inside the memory's `grid` token positions), else None."""
+    j = find_span(para_ids, ans_ids) if ans_ids else -1
+    if j >= 0 and len(ans_ids) <= max_len and j + len(ans_ids) <= grid:
+        return j, len(ans_ids)
+    return None
 
 
 def parse_args(argv=None):
@@ -139,9 +148,9 @@ def main():
             pids = feats.paras[p]["ids"]
             for qi in qlist:
                 ans = tok.tokenize(pick_answer(feats.qs[qi]["answers"]))
-                j = find_span(pids, ans) if ans else -1
-                if j >= 0 and len(ans) <= S and j + len(ans) <= N:
-                    spans[qi] = (j, len(ans))
+                span = locate_span(pids, ans, S, N)
+                if span:
+                    spans[qi] = span
                     found += 1
                 targets[qi] = ans[:args.max_answer - 1] + [EOS]
     print(f"answer spans located in the paragraph tokens: {found}/{len(targets)}", flush=True)
@@ -359,19 +368,24 @@ def check_traces(comp, agg, reader, tc, ta, tr, E, M, P, H=384):
     return worst
 
 
-def choose_decoding(agg, lc, la, lr, E, feats, tok, args, vks, paths, clean):
+def public(result):
+    """An evaluation result without its private entries (texts, question indices) for logs and model.json."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def choose_decoding(agg, lc, la, lr, E, feats, tok, args, vks, paths):
     """Decoding choice on validation: the prompt from the whole span distribution (as trained half of the time) or
     from its single most likely span (as the gold-forced half was trained). Keeps the better aggregator file."""
     val = evaluate(lc, la, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
                    limit=args.eval_limit or None)
-    print("validation (soft span prompt):", clean(val), flush=True)
+    print("validation (soft span prompt):", public(val), flush=True)
     agg.hard = True
     hard_path = paths["aggregator"] + ".hard"
     trace_aggregator(agg, args.memory).save(hard_path)
     la_hard = Bound(torch.jit.load(hard_path))
     val_hard = evaluate(lc, la_hard, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
                         limit=args.eval_limit or None)
-    print("validation (hard span prompt):", clean(val_hard), flush=True)
+    print("validation (hard span prompt):", public(val_hard), flush=True)
     best = lambda r: max(r[f"cmt_k{k}"]["F1"] for k in vks)  # noqa: E731
     if best(val_hard) > best(val):
         os.replace(hard_path, paths["aggregator"])
@@ -399,9 +413,6 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
     ta.save(paths["aggregator"])
     tr.save(paths["reader"])
 
-    def clean(r):
-        return {k: v for k, v in r.items() if not k.startswith("_")}
-
     # evaluate exactly the exported files, called as the Java runtime calls them
     E, lc, la, lr = load_heads(args.out, {"files": {n: n + ".pt" for n in names}})
     t0 = time.time()
@@ -412,10 +423,10 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
         # 5.55 against 12.38 (docs/MODEL.md)
         val = evaluate(lc, la, lr, E, feats, tok, "validation", ks=vks, max_tokens=args.max_answer,
                        limit=args.eval_limit or None)
-        print("validation (hard span prompt):", clean(val), flush=True)
+        print("validation (hard span prompt):", public(val), flush=True)
         decoding = "hard"
     else:
-        val, la, decoding = choose_decoding(agg, lc, la, lr, E, feats, tok, args, vks, paths, clean)
+        val, la, decoding = choose_decoding(agg, lc, la, lr, E, feats, tok, args, vks, paths)
     val["decoding"] = decoding
     best_k = max(vks, key=lambda k: val[f"cmt_k{k}"]["F1"])
     test = evaluate(lc, la, lr, E, feats, tok, "test", ks=(best_k,), max_tokens=args.max_answer,
@@ -430,8 +441,8 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
     size = sum(os.path.getsize(p) for p in paths.values())
     wall = time.time() - t_start
     figures = {
-        "validation": {**clean(val), "retrieval_baselines": base_val},
-        "test": {**clean(test), "retrieval_baselines": base_test},
+        "validation": {**public(val), "retrieval_baselines": base_val},
+        "test": {**public(test), "retrieval_baselines": base_test},
         "cmtK": best_k,
     }
     info = {
@@ -467,7 +478,7 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
             "bundleBytes": size,
             "trainSeconds": round(train_s),
             "trainSteps": steps,
-            "spanScorer": SCORER if span_stage is not None else None,
+            "spanScorer": span_stage["scorer"] if span_stage is not None else None,
             "spanStage": span_stage,
             "wallSecondsTrainEvalExport": round(wall),
             "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",

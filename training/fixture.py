@@ -13,6 +13,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 from backbone import Bert, OnnxGraphRunner  # noqa: E402
 from common import BOS, EOS, load_heads  # noqa: E402
+from lexical import document_weights, load_idf, query_terms  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
 
@@ -46,6 +47,17 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
         mem, key = comp(h, x, m.float(), E)
         return ids, h[0], mem[0], key[0], diff
 
+    lex = info.get("lexical")
+    idf = None if lex is None else load_idf(model_dir, lex)
+
+    def lexical(kind, ids):
+        """The sparse half of the key (training/lexical.py), as the memory bank stores / matches it."""
+        if kind == "document":
+            w = document_weights(ids, idf, lex["averageLength"])
+            return {"terms": list(w), "weights": r(torch.tensor(list(w.values())))}
+        terms = query_terms(ids, idf)
+        return {"terms": terms, "weights": [lex["queryWeight"]] * len(terms)}
+
     out_docs, out_qs, worst = [], [], 0.0
     for kind, texts, max_len, dst in (("document", docs, info["maxDocumentTokens"], out_docs),
                                       ("question", questions, info["maxQueryTokens"], out_qs)):
@@ -55,6 +67,8 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
             dst.append({"text": t, "ids": ids, "backboneCls": r(h[0]), "backboneMean": r(h.mean(0)),
                         "key": r(key), "memory": r(mem), "memoryShape": list(mem.shape),
                         "_mem": mem, "_key": key})
+            if lex is not None:
+                dst[-1]["lexical"] = lexical(kind, ids)
     q = out_qs[0]
     scores = torch.stack([q["_key"] @ d["_key"] for d in out_docs])
     order = scores.argsort(descending=True)

@@ -9,7 +9,9 @@
 #     comes first), picks the key head, k and the span decoding on the 4 validation articles, reports on the 6 test
 #     articles, exports the TorchScript files and model.json (an optional second stage, --span_minutes N, trains
 #     a deeper span scorer with the rest frozen: training/span_stage.py, not used for the bundle);
-#  4. writes the Java parity fixture src/test/resources/parity/parity.json.
+#  4. fits the lexical half of self-matching (training/lexical.py: BM25 statistics of the train paragraphs, the
+#     weight against the dense key chosen on validation) into the model directory;
+#  5. writes the Java parity fixture src/test/resources/parity/parity.json.
 #
 # Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is
 # linked against the generic libblas.so.3: with the reference BLAS a 2-core run is ~10x slower; installing
@@ -35,5 +37,6 @@ if [ ! -f training/cache/features.pt ]; then
       target/backbone training/cache
 fi
 $PY training/train.py --threads "$THREADS" "$@"
+$PY training/lexical.py
 $PY training/fixture.py
 echo "total wall time $(( $(date +%s) - start ))s"

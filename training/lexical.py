@@ -1,0 +1,140 @@
+"""Fits the lexical part of self-matching to an exported model and writes it into the model directory.
+
+Self-matching scores a question against a memory by the dot product of their dense keys (the compressor's) plus
+the dot product of two sparse vectors over WordPiece ids (docs/MODEL-CONTRACT.md, "Lexical matching"):
+  * the memory's: BM25 term weights of the document's own tokens (the tokens the compressor read, truncation
+    included), idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / averageLength));
+  * the question's: `queryWeight` for each distinct token of the question.
+So the added score is queryWeight * BM25(question, document). Nothing here is trained by gradient: the idf table and
+the average length come from the 28 train articles' paragraphs (a shard cannot know the corpus it will see, so the
+statistics are fixed with the model rather than counted per shard), k1 and b are the BM25 baseline's (0.9, 0.4),
+and queryWeight alone is chosen on the validation split by recall@1. The test split is not read.
+
+Why: the dense key misses questions that share a rare word with their paragraph but little of its meaning
+(training/lexical_bound.py measures this). A 384-d key is a poor store of exact token identity; an inverted index
+over ids is the standard way to keep it (dense + lexical hybrid retrieval).
+
+Punctuation and symbol tokens weigh 0 (every question ends in "?"; the BM25 baseline counts words only). Terms
+whose idf is below `minIdf` (about the 40% most common tokens: "the", "of", "what") get weight 0 in the table:
+they change recall@1 by less than 0.005 on validation but make up most of the inverted index's entries.
+
+    /usr/bin/python3 training/lexical.py [models/cmt-bge-small-squad [target/backbone]]
+Needs training/cache/features.pt (training/extract.py).
+"""
+import collections
+import hashlib
+import json
+import os
+import sys
+import unicodedata
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import Features, encode, load_heads, recall_at  # noqa: E402
+
+SPECIAL = (0, 101, 102)
+K1, B, MIN_IDF = 0.9, 0.4, 1.0
+IDF_FILE = "lexical-idf.f32"
+WEIGHTS = (0.0, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04)
+
+
+def punctuation_ids(tokenizer_json):
+    """Ids of tokens made of punctuation and symbols only: a question's "?" says nothing about its paragraph."""
+    vocab = json.load(open(tokenizer_json, encoding="utf-8"))["model"]["vocab"]
+    text = lambda t: t[2:] if t.startswith("##") else t  # noqa: E731
+    return [i for t, i in vocab.items()
+            if text(t) and all(unicodedata.category(c)[0] in "PS" for c in text(t))]
+
+
+def idf_table(feats, vocab, ignored=()):
+    """(idf [vocab] with 0 for specials, `ignored` and common terms, average paragraph length) from the train
+    paragraphs."""
+    docs = [collections.Counter(t for t in p["ids"] if t not in SPECIAL) for p in feats.paras if p["split"] == "train"]
+    n = len(docs)
+    df = torch.zeros(vocab)
+    for c in docs:
+        df[list(c)] += 1
+    idf = torch.log(1 + (n - df + 0.5) / (df + 0.5))
+    idf[list(SPECIAL) + list(ignored)] = 0.0
+    idf[idf < MIN_IDF] = 0.0
+    return idf, sum(sum(c.values()) for c in docs) / n, n
+
+
+def load_idf(model_dir, lexical):
+    """The idf table a model.json's lexical section names."""
+    return torch.from_numpy(np.fromfile(os.path.join(model_dir, lexical["idf"]), dtype="<f4").copy())
+
+
+def document_weights(ids, idf, avg):
+    """{term: weight} of one document's token ids: what the Java runtime stores with the memory."""
+    tf = collections.Counter(t for t in ids if t not in SPECIAL)
+    length = sum(tf.values())
+    norm = K1 * (1 - B + B * length / avg)
+    return {t: float(idf[t]) * n * (K1 + 1) / (n + norm) for t, n in sorted(tf.items()) if idf[t] > 0}
+
+
+def query_terms(ids, idf):
+    return sorted({t for t in ids if t not in SPECIAL and idf[t] > 0})
+
+
+def lexical_scores(feats, P, Q, idf, avg):
+    """BM25 [questions, paragraphs] as the memory bank computes it (before the query weight)."""
+    W = torch.zeros(len(P), idf.numel())
+    for r, i in enumerate(P):
+        for t, w in document_weights(feats.paras[i]["ids"], idf, avg).items():
+            W[r, t] = w
+    QM = torch.zeros(len(Q), idf.numel())
+    for r, i in enumerate(Q):
+        QM[r, query_terms(feats.qs[i]["ids"], idf)] = 1.0
+    return QM @ W.t()
+
+
+def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
+    torch.set_num_threads(2)
+    root = os.path.join(os.path.dirname(__file__), "..")
+    path = os.path.join(model_dir, "model.json")
+    info = json.load(open(path))
+    feats = Features(os.path.join(root, "training", "cache", "features.pt"))
+    punctuation = punctuation_ids(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
+    idf, avg, n = idf_table(feats, info["dims"]["vocab"], punctuation)
+
+    E, comp, _, _ = load_heads(model_dir, info)
+    P = [i for i, p in enumerate(feats.paras) if p["split"] == "validation"]
+    Q = [i for i, q in enumerate(feats.qs) if q["split"] == "validation"]
+    pos = {p: r for r, p in enumerate(P)}
+    gold = torch.tensor([pos[feats.qs[q]["para"]] for q in Q])
+    _, pk = encode(comp, E, feats, "p", P)
+    _, qk = encode(comp, E, feats, "q", Q)
+    dense, lexical = qk @ pk.t(), lexical_scores(feats, P, Q, idf, avg)
+    sweep = {}
+    for w in WEIGHTS:
+        r = recall_at(dense + w * lexical, gold)
+        sweep[str(w)] = {k: round(v, 4) for k, v in r.items()}
+        print(f"queryWeight {w:<6} " + " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
+    best = max(WEIGHTS, key=lambda w: (sweep[str(w)]["recall@1"], sweep[str(w)]["recall@5"], -w))
+    print(f"chosen queryWeight {best} on validation ({len(Q)} questions, {len(P)} paragraphs)", flush=True)
+
+    idf.numpy().astype("<f4").tofile(os.path.join(model_dir, IDF_FILE))
+    info["lexical"] = {"kind": "bm25-wordpiece", "idf": IDF_FILE, "k1": K1, "b": B,
+                       "averageLength": round(avg, 4), "queryWeight": best}
+    # Answers name the model version: matching changed, so the version does, though the weights did not.
+    h = hashlib.sha256(idf.numpy().astype("<f4").tobytes())
+    h.update(json.dumps(info["lexical"], sort_keys=True).encode())
+    info["version"] = info["version"].split("-lexical-")[0] + "-lexical-" + h.hexdigest()[:6]
+    info.setdefault("training", {})["lexical"] = {
+        "command": "/usr/bin/python3 training/lexical.py " + model_dir,
+        "idfFrom": f"train split: {n} paragraphs; weight 0 for the special tokens, the {len(punctuation)} "
+                   f"punctuation and symbol tokens and the "
+                   f"{int((idf == 0).sum()) - len(SPECIAL) - len(punctuation)} most common terms (idf < {MIN_IDF})",
+        "queryWeightChosenOn": f"validation split: {len(Q)} questions, {len(P)} paragraphs, recall@1",
+        "validationRecallByQueryWeight": sweep,
+    }
+    with open(path, "w") as f:
+        json.dump(info, f, indent=2)
+    print(f"wrote {IDF_FILE} and the lexical section of {path}", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

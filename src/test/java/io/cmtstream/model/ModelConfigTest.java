@@ -186,4 +186,44 @@ class ModelConfigTest {
         ((ObjectNode) root.get("backbone")).put("kind", "torchscript-bert");
         assertTrue(failure(root).contains("'backbone.kind' is 'torchscript-bert'"));
     }
+
+    private ObjectNode withLexical(ObjectNode root) throws IOException {
+        Files.write(dir.resolve("idf.f32"), new byte[4 * 30522]);
+        root.set("lexical", JSON.readTree("""
+                { "kind": "bm25-wordpiece", "idf": "idf.f32", "k1": 0.9, "b": 0.4, "averageLength": 152.1,
+                  "queryWeight": 0.02 }"""));
+        return root;
+    }
+
+    @Test
+    void readsTheOptionalLexicalSection() throws IOException {
+        write(withLexical(fullModel()));
+        ModelConfig.Lexical lexical = ModelConfig.read(dir).lexical();
+        assertEquals(new ModelConfig.Lexical(dir.resolve("idf.f32"), 0.9, 0.4, 152.1, 0.02f), lexical);
+        write(fullModel());
+        assertNull(ModelConfig.read(dir).lexical(), "no section: dense matching only");
+    }
+
+    @Test
+    void badLexicalSectionsAreNamed() throws IOException {
+        ObjectNode root = withLexical(fullModel());
+        ((ObjectNode) root.get("lexical")).put("kind", "splade");
+        assertTrue(failure(root).contains("'lexical.kind' is 'splade'"));
+
+        root = withLexical(fullModel());
+        ((ObjectNode) root.get("lexical")).put("b", 1.5);
+        assertTrue(failure(root).contains("'lexical.b' must be in [0, 1]"));
+
+        root = withLexical(fullModel());
+        ((ObjectNode) root.get("lexical")).put("queryWeight", -1);
+        assertTrue(failure(root).contains("'lexical.queryWeight' must be a non-negative number"));
+
+        root = withLexical(fullModel());
+        ((ObjectNode) root.get("lexical")).put("idf", "missing.f32");
+        assertTrue(failure(root).contains("missing.f32 is missing"));
+
+        root = withLexical(fullModel());
+        ((ObjectNode) root.get("lexical")).put("idf", "../outside.f32");
+        assertTrue(failure(root).contains("'lexical.idf' must name a file inside"));
+    }
 }

@@ -18,6 +18,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -106,6 +107,13 @@ class ParityITCase {
                 Encoding encoding = (kind.equals("documents") ? model.encodeDocuments(List.of(text.get("text")
                         .asText())) : model.encodeQueries(List.of(text.get("text").asText()))).get(0);
                 assertClose(floats(text.get("key")), encoding.key(), label + ": key through the public API");
+                if (model.config().lexical() != null) {
+                    JsonNode lexical = text.get("lexical");
+                    assertNotNull(lexical, label + ": the fixture has no lexical half; rerun training/fixture.py");
+                    assertArrayEquals(ints(lexical.get("terms")), encoding.terms().terms(), label + ": lexical terms");
+                    assertClose(floats(lexical.get("weights")), encoding.terms().weights(),
+                            label + ": lexical weights");
+                }
             }
         }
     }
@@ -202,6 +210,10 @@ class ParityITCase {
             out[i] = array.get(i).asLong();
         }
         return out;
+    }
+
+    private static int[] ints(JsonNode array) {
+        return java.util.Arrays.stream(longs(array)).mapToInt(Math::toIntExact).toArray();
     }
 
     private static String abbreviate(String text) {

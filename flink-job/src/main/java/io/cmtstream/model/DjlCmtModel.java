@@ -81,6 +81,8 @@ public final class DjlCmtModel implements CmtModel {
     private final ModelConfig config;
     private final ModelInfo info;
     private final HuggingFaceTokenizer tokenizer;
+    /** The lexical half of keys; null when the model matches by dense keys only. */
+    private final LexicalWeighting lexical;
     private final Model backbone;
     private final String backboneName;
     private final List<String> backboneInputs;
@@ -117,6 +119,9 @@ public final class DjlCmtModel implements CmtModel {
         this.aggregator = aggregator;
         this.reader = reader;
         this.weights = weights;
+        // A retrieval-only model.json has no dims.vocab to check the table's length against.
+        this.lexical = config.lexical() == null ? null
+                : LexicalWeighting.load(config.lexical(), config.hasReader() ? config.dims().vocab() : 0);
     }
 
     /**
@@ -170,7 +175,8 @@ public final class DjlCmtModel implements CmtModel {
                     weights);
             model.selfCheck();
             LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
-                    config.name(), config.version(), dir, config.hasReader() ? "with reader" : "retrieval-only",
+                    config.name(), config.version(), dir, (config.hasReader() ? "with reader" : "retrieval-only")
+                            + (config.lexical() != null ? ", dense + lexical matching" : ", dense matching"),
                     ortDevice, compressor == null ? "-" : compressor.getNDManager().getDevice(),
                     (System.nanoTime() - started) / 1_000_000);
             return model;
@@ -193,13 +199,13 @@ public final class DjlCmtModel implements CmtModel {
     @Override
     public List<Encoding> encodeDocuments(List<String> texts) {
         onThisThread();
-        return encode(texts, config.maxDocumentTokens());
+        return encode(texts, config.maxDocumentTokens(), true);
     }
 
     @Override
     public List<Encoding> encodeQueries(List<String> questions) {
         onThisThread();
-        return encode(questions, config.maxQueryTokens());
+        return encode(questions, config.maxQueryTokens(), false);
     }
 
     @Override
@@ -336,7 +342,7 @@ public final class DjlCmtModel implements CmtModel {
         return new Tokenized(ids, longest, counts, truncated);
     }
 
-    private List<Encoding> encode(List<String> texts, int maxTokens) {
+    private List<Encoding> encode(List<String> texts, int maxTokens, boolean documents) {
         if (texts.isEmpty()) {
             return List.of();
         }
@@ -352,6 +358,12 @@ public final class DjlCmtModel implements CmtModel {
             List<Encoding> encoded = encodeTokenized(all.select(group));
             for (int i = 0; i < group.length; i++) {
                 out[group[i]] = encoded.get(i);
+            }
+        }
+        if (lexical != null) {
+            for (int i = 0; i < out.length; i++) {
+                long[] ids = all.ids()[i];
+                out[i] = out[i].withTerms(documents ? lexical.document(ids) : lexical.query(ids));
             }
         }
         return Arrays.asList(out);

@@ -31,6 +31,7 @@ import java.util.Objects;
  * @param tokens special token ids
  * @param files the TorchScript files, or null for a retrieval-only model
  * @param defaultTopK the k the model was tuned with (optional {@code defaultTopK}), 0 when model.json has none
+ * @param lexical the lexical half of self-matching (optional {@code lexical}), null when matching is dense only
  */
 public record ModelConfig(
         Path dir,
@@ -43,13 +44,17 @@ public record ModelConfig(
         int maxAnswerTokens,
         SpecialTokens tokens,
         ModelFiles files,
-        int defaultTopK) {
+        int defaultTopK,
+        Lexical lexical) {
 
     /** The contract version this runtime reads. */
     public static final String FORMAT = "cmt-model/3";
 
     /** The previous contract version: heads without a {@code weights} method (training/reexport.py converts). */
     static final String PREVIOUS_FORMAT = "cmt-model/2";
+
+    /** The only lexical matching so far: BM25 over the backbone tokenizer's WordPiece ids. */
+    public static final String LEXICAL_KIND = "bm25-wordpiece";
 
     /** The only backbone kind so far: a BERT encoder exported to ONNX. */
     public static final String BACKBONE_KIND = "onnx-bert";
@@ -90,6 +95,18 @@ public record ModelConfig(
      * @param reader soft prompt -> next-token logits, with a key/value cache ({@code forward} and {@code step})
      */
     public record ModelFiles(Path embeddings, Path compressor, Path aggregator, Path reader) {}
+
+    /**
+     * The lexical half of self-matching ({@link LexicalWeighting}): a memory's BM25 term weights dotted with the
+     * question's {@code queryWeight} per term, added to the dense keys' dot product.
+     *
+     * @param idf the idf table, little-endian float32 per vocabulary id (0 = never matched)
+     * @param k1 BM25 term-frequency saturation
+     * @param b BM25 length normalisation, in [0, 1]
+     * @param averageLength the document length (tokens) that b normalises against
+     * @param queryWeight the weight of the lexical score against the dense keys' dot product
+     */
+    public record Lexical(Path idf, double k1, double b, double averageLength, float queryWeight) {}
 
     /** Whether the model has a compressor head, aggregator and reader. */
     public boolean hasReader() {
@@ -174,11 +191,12 @@ public record ModelConfig(
         JsonNode t = keys.object(root, "tokens");
         int pad = keys.nonNegativeInt(t, "tokens.pad");
         int defaultTopK = root.hasNonNull("defaultTopK") ? keys.positiveInt(root, "defaultTopK") : 0;
+        Lexical lexical = root.hasNonNull("lexical") ? lexical(dir, json, keys, keys.object(root, "lexical")) : null;
 
         if (retrievalOnly) {
             Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0, 0, 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null, defaultTopK);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical);
         }
 
         JsonNode d = keys.object(root, "dims");
@@ -202,7 +220,26 @@ public record ModelConfig(
                 keys.file(dir, filesNode, "compressor"),
                 keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files, defaultTopK);
+                maxAnswerTokens, tokens, files, defaultTopK, lexical);
+    }
+
+    private static Lexical lexical(Path dir, Path json, Keys keys, JsonNode node) {
+        String kind = keys.string(node, "lexical.kind");
+        if (!LEXICAL_KIND.equals(kind)) {
+            throw new ModelLoadException(json + ": 'lexical.kind' is '" + kind + "', this runtime matches '"
+                    + LEXICAL_KIND + "'");
+        }
+        double b = keys.number(node, "lexical.b");
+        if (b > 1) {
+            throw new ModelLoadException(json + ": 'lexical.b' must be in [0, 1], was " + b);
+        }
+        double k1 = keys.number(node, "lexical.k1");
+        double averageLength = keys.number(node, "lexical.averageLength");
+        if (k1 == 0 || averageLength == 0) {
+            throw new ModelLoadException(json + ": 'lexical.k1' and 'lexical.averageLength' must be positive");
+        }
+        return new Lexical(keys.file(dir, node, "lexical.idf"), k1, b, averageLength,
+                (float) keys.number(node, "lexical.queryWeight"));
     }
 
     /** Typed look-ups that name model.json and the dotted key in every failure. */
@@ -254,12 +291,22 @@ public record ModelConfig(
             return node.asInt();
         }
 
-        Path file(Path dir, JsonNode files, String key) {
-            String name = string(files, "files." + key);
+        double number(JsonNode parent, String dotted) {
+            JsonNode node = required(parent, dotted);
+            if (!node.isNumber() || !Double.isFinite(node.asDouble()) || node.asDouble() < 0) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be a non-negative number, was " + node);
+            }
+            return node.asDouble();
+        }
+
+        /** A file named by {@code dotted} (a key of {@code files}, or a dotted key elsewhere), inside {@code dir}. */
+        Path file(Path dir, JsonNode files, String dotted) {
+            String key = dotted.contains(".") ? dotted : "files." + dotted;
+            String name = string(files, key);
             Path root = dir.toAbsolutePath().normalize();
             Path path = root.resolve(name).normalize();
             if (Path.of(name).isAbsolute() || !path.startsWith(root) || path.equals(root)) {
-                throw new ModelLoadException(json + ": 'files." + key + "' must name a file inside " + dir
+                throw new ModelLoadException(json + ": '" + key + "' must name a file inside " + dir
                         + ", was '" + name + "'");
             }
             if (!Files.isRegularFile(path)) {

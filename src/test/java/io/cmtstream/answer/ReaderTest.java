@@ -51,6 +51,19 @@ class ReaderTest {
     }
 
     @Test
+    void theAggregatorReadsTheKeysCosineWhileTheEvidenceShowsTheMatchScore() {
+        List<AnswerRequest> seen = new ArrayList<>();
+        Reader reader = new Reader(WITH_READER, r -> {
+            seen.add(r);
+            return CompletableFuture.completedFuture("Tesla");
+        });
+        // Matched dense + lexical (1.3), but the aggregator was trained on the dense cosine (0.7).
+        Answer a = reader.read(context(new MemoryHit("d1", 1.3f, 0.7f, Float16.pack(new float[] {1f, 2f})))).join();
+        assertArrayEquals(new float[] {0.7f}, seen.get(0).scores());
+        assertEquals(1.3f, a.getEvidence().get(0).getScore(), 1e-6);
+    }
+
+    @Test
     void retrievalOnlyModelGivesEvidenceAndNoMadeUpText() {
         Reader reader = new Reader(RETRIEVAL_ONLY, r -> {
             throw new AssertionError("no reader to call");

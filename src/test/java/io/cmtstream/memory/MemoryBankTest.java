@@ -102,4 +102,36 @@ class MemoryBankTest {
         assertThrows(IllegalArgumentException.class, () -> bank.upsert(memory("b", 1, 0, 0)));
         assertThrows(IllegalArgumentException.class, () -> bank.topK(new float[] {1, 0, 0}, 1));
     }
+
+    @Test
+    void theLexicalHalfSurvivesARestoreAndScopedMatchingScoresLikeTheMatrix() throws Exception {
+        bank.upsert(memory("a", 1, 0).withTerms(new int[] {3, 8}, new float[] {2f, 1f}));
+        bank.upsert(memory("b", 0.8f, 0.6f).withTerms(new int[] {8}, new float[] {4f}));
+        bank.upsert(memory("old", 0.9f, 0.1f)); // state written before lexical matching: no terms
+        MatchKey query = new MatchKey(new float[] {1, 0}, new int[] {8}, new float[] {0.1f});
+
+        List<MemoryHit> hits = bank.topK(query, 3);
+        assertEquals(List.of("b", "a", "old"), hits.stream().map(h -> h.docId).toList(),
+                "b: 0.8 + 0.4, a: 1 + 0.1, old: 0.9");
+        assertEquals(0.8f, hits.get(0).keyScore, 1e-2);
+
+        MemoryBank restored = new MemoryBank(store, MemoryBank.rebuildKeys(store));
+        List<MemoryHit> again = restored.topK(query, 3);
+        List<MemoryHit> scoped = restored.topKAmong(query, List.of("a", "b", "old"), 3);
+        for (int i = 0; i < hits.size(); i++) {
+            assertEquals(hits.get(i).docId, again.get(i).docId);
+            assertEquals(hits.get(i).score, again.get(i).score, 0f);
+            assertEquals(hits.get(i).docId, scoped.get(i).docId);
+            assertEquals(hits.get(i).score, scoped.get(i).score, 1e-6f);
+            assertEquals(hits.get(i).keyScore, scoped.get(i).keyScore, 0f);
+        }
+    }
+
+    @Test
+    void aMalformedLexicalHalfIsRejectedBeforeStateIsWritten() {
+        Memory bad = memory("bad", 1, 0).withTerms(new int[] {8, 3}, new float[] {1f, 1f});
+        assertThrows(IllegalArgumentException.class, () -> bank.upsert(bad));
+        assertTrue(store.map.isEmpty());
+        assertEquals(0, bank.size());
+    }
 }

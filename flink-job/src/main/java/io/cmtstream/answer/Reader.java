@@ -47,7 +47,7 @@ public final class Reader {
         float[] scores = new float[context.hits.length];
         for (int i = 0; i < context.hits.length; i++) {
             memories.add(Float16.unpack(context.hits[i].tokens));
-            scores[i] = context.hits[i].score;
+            scores[i] = context.hits[i].keyScore;
         }
         return new AnswerRequest(context.query.tokens, memories, scores);
     }

@@ -41,7 +41,8 @@ public final class Compressor {
             Memory memory = new Memory(document.getId(), publishedAt, encoding.key(),
                     Float16.pack(encoding.memoryTokens()),
                     document.getText().getBytes(StandardCharsets.UTF_8).length,
-                    document.getTitle(), document.getSource());
+                    document.getTitle(), document.getSource())
+                    .withTerms(encoding.terms().terms(), encoding.terms().weights());
             return CompressedDocument.upsert(document.getTenant(), memory, encoding.tokenCount(), encoding.truncated());
         });
     }
@@ -57,6 +58,8 @@ public final class Compressor {
             q.topK = query.getTopK() != null ? query.getTopK() : defaultTopK;
             q.restrictTo = query.getRestrictTo() == null ? null : query.getRestrictTo().toArray(new String[0]);
             q.key = encoding.key();
+            q.terms = encoding.terms().terms();
+            q.termWeights = encoding.terms().weights();
             q.tokens = encoding.memoryTokens();
             q.encodeMillis = (System.nanoTime() - started) / 1_000_000;
             return q;

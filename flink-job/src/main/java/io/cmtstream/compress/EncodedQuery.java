@@ -13,6 +13,9 @@ public class EncodedQuery {
     /** Document ids matching is restricted to; null means all, empty means closed book. */
     public String[] restrictTo;
     public float[] key;
+    /** The key's lexical half: the question's WordPiece ids, strictly increasing, with the model's query weight. */
+    public int[] terms;
+    public float[] termWeights;
     public float[] tokens;
     public long encodeMillis;
 

@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * The in-heap matrix of one shard's keys, one row per document, kept beside the bank's state so that matching is
  * a single pass over contiguous memory. State is the truth (float keys); this is a cache rebuilt from it after a
- * restore, so its encoding can change without a state migration.
+ * restore, so its encoding can change without a state migration. The keys' lexical halves live in a
+ * {@link TermIndex} whose rows follow this matrix's.
  *
  * <p>Rows are int8 with one float scale per row: past a few thousand rows matching is bound by reading the matrix
  * from memory, and int8 is a quarter of float's bytes. Keys are L2-normalised, so the rounding error of a score is
@@ -25,6 +26,7 @@ public final class KeyMatrix {
     private final List<String> ids = new ArrayList<>();
     private byte[] codes = new byte[0];
     private float[] scales = new float[0];
+    private final TermIndex terms = new TermIndex();
 
     public KeyMatrix() {
         this(KeyKernels.best());
@@ -52,8 +54,16 @@ public final class KeyMatrix {
         return kernel.name();
     }
 
-    /** Adds or replaces the key of {@code docId}; returns true if it replaced one. */
+    /** Adds or replaces the dense-only key of {@code docId}; returns true if it replaced one. */
     public boolean put(String docId, float[] key) {
+        return put(docId, key, null, null);
+    }
+
+    /**
+     * Adds or replaces the key of {@code docId} with its lexical half ({@code termIds} strictly increasing, null for
+     * none); returns true if it replaced one.
+     */
+    public boolean put(String docId, float[] key, int[] termIds, float[] termWeights) {
         if (dim == 0) {
             dim = key.length;
         }
@@ -69,6 +79,10 @@ public final class KeyMatrix {
                 scales = Arrays.copyOf(scales, capacity);
                 codes = Arrays.copyOf(codes, capacity * dim);
             }
+        }
+        // The term index validates first, so a bad lexical half leaves the matrix as it was.
+        terms.put(row, termIds, termWeights);
+        if (!replaced) {
             ids.add(docId);
             rowOf.put(docId, row);
         }
@@ -91,6 +105,7 @@ public final class KeyMatrix {
             rowOf.put(moved, row);
         }
         ids.remove(last);
+        terms.remove(row);
         return true;
     }
 
@@ -103,6 +118,22 @@ public final class KeyMatrix {
         kernel.scoreAll(codes, scales, ids.size(), dim, queries, scores);
     }
 
+    /** Adds every row's lexical score for the query to {@code scores[0..size)}. Only reads the index. */
+    void addLexicalScores(MatchKey query, float[] scores) {
+        terms.addScores(query.terms(), query.weights(), scores);
+    }
+
+    /** Entries of the lexical index (terms over all rows), for memory gauges and benchmarks. */
+    public long lexicalEntries() {
+        return terms.entries();
+    }
+
+    /** Match score (dense + lexical) of every row against one query, written into {@code scores[0..size)}. */
+    public void scoreAll(MatchKey query, float[] scores) {
+        scoreAll(query.dense(), scores);
+        addLexicalScores(query, scores);
+    }
+
     /** Score of every row against one query, written into {@code scores[0..size)}. Only reads the matrix. */
     public void scoreAll(float[] query, float[] scores) {
         scoreAll(new float[][] {query}, new float[][] {scores});
@@ -113,6 +144,15 @@ public final class KeyMatrix {
      * keys read from state, so that they agree with matching.
      */
     static float score(float[] query, float[] key) {
+        return denseScore(query, key);
+    }
+
+    /** {@link #score(float[], float[])} plus the lexical half: what the memory would score as a row. */
+    static float score(MatchKey query, float[] key, int[] termIds, float[] termWeights) {
+        return denseScore(query.dense(), key) + TermIndex.dot(query.terms(), query.weights(), termIds, termWeights);
+    }
+
+    private static float denseScore(float[] query, float[] key) {
         byte[] row = new byte[key.length];
         float[] scale = {quantize(key, row, 0)};
         float[][] out = new float[1][1];

@@ -18,6 +18,12 @@ public class Memory {
     public int textBytes;
     public String title;
     public String source;
+    /**
+     * The key's lexical half: WordPiece ids, strictly increasing, and their BM25 weights. Null (state written before
+     * lexical matching, or a dense-only model) means none.
+     */
+    public int[] terms;
+    public float[] termWeights;
 
     public Memory() {}
 
@@ -32,8 +38,16 @@ public class Memory {
         this.source = source;
     }
 
-    /** Bytes of vector payload this memory occupies (key + tokens), the figure the compression ratio uses. */
+    /** Sets the key's lexical half; returns this. */
+    public Memory withTerms(int[] terms, float[] termWeights) {
+        this.terms = terms;
+        this.termWeights = termWeights;
+        return this;
+    }
+
+    /** Bytes of vector payload this memory occupies (key, lexical half, tokens): what the compression ratio uses. */
     public int vectorBytes() {
-        return key.length * Float.BYTES + tokens.length * Short.BYTES;
+        int lexical = terms == null ? 0 : terms.length * (Integer.BYTES + Float.BYTES);
+        return key.length * Float.BYTES + lexical + tokens.length * Short.BYTES;
     }
 }

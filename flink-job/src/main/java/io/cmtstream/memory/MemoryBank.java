@@ -26,7 +26,8 @@ public final class MemoryBank {
     public static KeyMatrix rebuildKeys(MemoryStore store) throws Exception {
         KeyMatrix matrix = new KeyMatrix();
         for (Map.Entry<String, Memory> e : store.entries()) {
-            matrix.put(e.getKey(), e.getValue().key);
+            Memory m = e.getValue();
+            matrix.put(e.getKey(), m.key, m.terms, m.termWeights);
         }
         return matrix;
     }
@@ -36,8 +37,10 @@ public final class MemoryBank {
      * key matrix mirrors state, so this costs no state read).
      */
     public boolean upsert(Memory memory) throws Exception {
+        // The matrix first: it rejects a malformed lexical half before state is written.
+        boolean replaced = keys.put(memory.docId, memory.key, memory.terms, memory.termWeights);
         store.put(memory.docId, memory);
-        return keys.put(memory.docId, memory.key);
+        return replaced;
     }
 
     /** Forgets the document. Returns true if it was there. */
@@ -54,19 +57,25 @@ public final class MemoryBank {
      * Like {@link #topK} but only among {@code docIds} (those this shard holds; others are skipped): oracle and
      * closed-book baselines, and questions scoped to known documents.
      */
-    public List<MemoryHit> topKAmong(float[] queryKey, Collection<String> docIds, int k) throws Exception {
+    public List<MemoryHit> topKAmong(MatchKey query, Collection<String> docIds, int k) throws Exception {
         List<MemoryHit> hits = new ArrayList<>();
         for (String docId : new LinkedHashSet<>(docIds)) {
             Memory memory = store.get(docId);
             if (memory != null) {
-                hits.add(new MemoryHit(docId, SelfMatcher.dot(queryKey, memory.key), memory.tokens));
+                hits.add(new MemoryHit(docId, SelfMatcher.score(query, memory.key, memory.terms, memory.termWeights),
+                        SelfMatcher.dot(query.dense(), memory.key), memory.tokens));
             }
         }
         return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
     }
 
+    /** {@link #topKAmong(MatchKey, Collection, int)} for a dense-only query. */
+    public List<MemoryHit> topKAmong(float[] queryKey, Collection<String> docIds, int k) throws Exception {
+        return topKAmong(MatchKey.dense(queryKey), docIds, k);
+    }
+
     /** {@link #topK} for several queries with one pass over the key matrix. */
-    public List<List<MemoryHit>> topK(float[][] queryKeys, int[] ks) throws Exception {
+    public List<List<MemoryHit>> topK(MatchKey[] queryKeys, int[] ks) throws Exception {
         List<List<MemoryHit>> out = new ArrayList<>(queryKeys.length);
         for (List<SelfMatcher.Match> matches : SelfMatcher.topK(keys, queryKeys, ks)) {
             out.add(hits(matches));
@@ -74,9 +83,14 @@ public final class MemoryBank {
         return out;
     }
 
-    /** The k memories whose keys best match {@code queryKey}, best first, with their memory tokens. */
+    /** The k memories whose keys best match {@code query}, best first, with their memory tokens. */
+    public List<MemoryHit> topK(MatchKey query, int k) throws Exception {
+        return hits(SelfMatcher.topK(keys, query, k));
+    }
+
+    /** {@link #topK(MatchKey, int)} for a dense-only query. */
     public List<MemoryHit> topK(float[] queryKey, int k) throws Exception {
-        return hits(SelfMatcher.topK(keys, queryKey, k));
+        return topK(MatchKey.dense(queryKey), k);
     }
 
     private List<MemoryHit> hits(List<SelfMatcher.Match> matches) throws Exception {
@@ -86,7 +100,7 @@ public final class MemoryBank {
             if (memory == null) {
                 throw new IllegalStateException("key matrix holds " + m.docId() + " but the bank's state does not");
             }
-            hits.add(new MemoryHit(m.docId(), m.score(), memory.tokens));
+            hits.add(new MemoryHit(m.docId(), m.score(), m.keyScore(), memory.tokens));
         }
         return hits;
     }

@@ -51,6 +51,8 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         queriesMatched = metrics.counter("queriesMatched");
         matchMicros = metrics.histogram("matchMicros", new DescriptiveStatisticsHistogram(1000));
         metrics.gauge("memories", () -> keyMatrices.values().stream().mapToLong(KeyMatrix::size).sum());
+        // Terms held by the lexical index: its heap share grows with this, not with the memory count alone.
+        metrics.gauge("lexicalEntries", () -> keyMatrices.values().stream().mapToLong(KeyMatrix::lexicalEntries).sum());
         metrics.gauge("bytesPerMemory", () -> lastMemoryBytes);
     }
 
@@ -112,10 +114,10 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         }
         // Queries released by the same watermark share one pass over the key matrix.
         long started = System.nanoTime();
-        float[][] keys = new float[open.size()][];
+        MatchKey[] keys = new MatchKey[open.size()];
         int[] ks = new int[open.size()];
         for (int i = 0; i < keys.length; i++) {
-            keys[i] = open.get(i).key;
+            keys[i] = open.get(i).matchKey();
             ks[i] = open.get(i).topK;
         }
         List<List<MemoryHit>> hits = bank.topK(keys, ks);
@@ -132,8 +134,8 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     private ShardHits match(MemoryBank bank, ShardQuery query) throws Exception {
         long started = System.nanoTime();
         List<MemoryHit> hits = query.restrictTo == null
-                ? bank.topK(query.key, query.topK)
-                : bank.topKAmong(query.key, List.of(query.restrictTo), query.topK);
+                ? bank.topK(query.matchKey(), query.topK)
+                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK);
         return result(bank, query, hits, System.nanoTime() - started);
     }
 

@@ -26,6 +26,8 @@ public class QueryFanOut implements FlatMapFunction<EncodedQuery, ShardQuery> {
             q.topK = query.topK;
             q.restrictTo = query.restrictTo;
             q.key = query.key;
+            q.terms = query.terms;
+            q.termWeights = query.termWeights;
             out.collect(q);
         }
     }

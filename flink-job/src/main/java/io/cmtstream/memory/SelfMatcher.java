@@ -7,13 +7,14 @@ import java.util.PriorityQueue;
 
 /**
  * Self-matching: scores a question's key against every memory key of a shard (both made by the same compressor,
- * L2-normalised, so the dot product is the cosine) and keeps the k best.
+ * L2-normalised, so the dense dot product is the cosine), adds the lexical half's dot product where the model has
+ * one, and keeps the k best.
  */
 public final class SelfMatcher {
     private SelfMatcher() {}
 
-    /** The k best matches of each query, as {@link #topK(KeyMatrix, float[], int)}, in one pass over the keys. */
-    public static List<List<Match>> topK(KeyMatrix keys, float[][] queries, int[] ks) {
+    /** The k best matches of each query, as {@link #topK(KeyMatrix, MatchKey, int)}, in one pass over the keys. */
+    public static List<List<Match>> topK(KeyMatrix keys, MatchKey[] queries, int[] ks) {
         int n = keys.size();
         List<List<Match>> out = new ArrayList<>(queries.length);
         if (n == 0) {
@@ -22,44 +23,73 @@ public final class SelfMatcher {
             }
             return out;
         }
-        for (float[] query : queries) {
-            if (query.length != keys.dim()) {
-                throw new IllegalArgumentException("query key has " + query.length + " dims, bank has " + keys.dim());
-            }
+        float[][] dense = new float[queries.length][];
+        for (int q = 0; q < queries.length; q++) {
+            dense[q] = checked(keys, queries[q]);
         }
         float[][] scores = new float[queries.length][n];
-        keys.scoreAll(queries, scores);
+        keys.scoreAll(dense, scores);
         for (int q = 0; q < queries.length; q++) {
-            out.add(best(keys, scores[q], ks[q]));
+            out.add(best(keys, queries[q], scores[q], ks[q]));
         }
         return out;
     }
 
-    /** A scored document id. */
-    public record Match(String docId, float score) {}
+    /** Dense-only queries: {@link #topK(KeyMatrix, MatchKey[], int[])}. */
+    public static List<List<Match>> topK(KeyMatrix keys, float[][] queries, int[] ks) {
+        MatchKey[] keyed = new MatchKey[queries.length];
+        for (int q = 0; q < queries.length; q++) {
+            keyed[q] = MatchKey.dense(queries[q]);
+        }
+        return topK(keys, keyed, ks);
+    }
+
+    /**
+     * A scored document id.
+     *
+     * @param score the match score: dense plus lexical, what ranks memories
+     * @param keyScore the dense keys' cosine alone, what the aggregator was trained to read
+     */
+    public record Match(String docId, float score, float keyScore) {}
 
     /** The k best matches, best first; ties break on doc id so results are reproducible across restores. */
-    public static List<Match> topK(KeyMatrix keys, float[] query, int k) {
+    public static List<Match> topK(KeyMatrix keys, MatchKey query, int k) {
         int n = keys.size();
         if (n == 0 || k <= 0) {
             return List.of();
         }
-        if (query.length != keys.dim()) {
-            throw new IllegalArgumentException("query key has " + query.length + " dims, bank has " + keys.dim());
-        }
         float[] scores = new float[n];
-        keys.scoreAll(query, scores);
-        return best(keys, scores, k);
+        keys.scoreAll(checked(keys, query), scores);
+        return best(keys, query, scores, k);
     }
 
-    private static List<Match> best(KeyMatrix keys, float[] scores, int k) {
+    /** A dense-only query: {@link #topK(KeyMatrix, MatchKey, int)}. */
+    public static List<Match> topK(KeyMatrix keys, float[] query, int k) {
+        return topK(keys, MatchKey.dense(query), k);
+    }
+
+    private static float[] checked(KeyMatrix keys, MatchKey query) {
+        if (query.dense().length != keys.dim()) {
+            throw new IllegalArgumentException("query key has " + query.dense().length + " dims, bank has "
+                    + keys.dim());
+        }
+        return query.dense();
+    }
+
+    /** The k best of {@code dense} (the rows' dense scores) plus the query's lexical scores. */
+    private static List<Match> best(KeyMatrix keys, MatchKey query, float[] dense, int k) {
         if (k <= 0) {
             return List.of();
+        }
+        float[] scores = dense;
+        if (query.hasTerms()) {
+            scores = dense.clone();
+            keys.addLexicalScores(query, scores);
         }
         PriorityQueue<Match> best = new PriorityQueue<>(k + 1, SelfMatcher::worseFirst);
         for (int r = 0; r < keys.size(); r++) {
             if (best.size() < k || scores[r] > best.peek().score()) {
-                best.add(new Match(keys.idAt(r), scores[r]));
+                best.add(new Match(keys.idAt(r), scores[r], dense[r]));
                 if (best.size() > k) {
                     best.poll();
                 }
@@ -70,12 +100,21 @@ public final class SelfMatcher {
         return out;
     }
 
-    /** Score of a query key against one memory key: the key matrix's own kernel, so every path scores alike. */
+    /** Dense score of a query key against one memory key: the key matrix's own kernel, so every path scores alike. */
     public static float dot(float[] query, float[] key) {
         if (query.length != key.length) {
             throw new IllegalArgumentException("query key has " + query.length + " dims, memory has " + key.length);
         }
         return KeyMatrix.score(query, key);
+    }
+
+    /** Match score of a query against one memory (dense + lexical), as a row of the key matrix would score. */
+    public static float score(MatchKey query, float[] key, int[] termIds, float[] termWeights) {
+        if (query.dense().length != key.length) {
+            throw new IllegalArgumentException("query key has " + query.dense().length + " dims, memory has "
+                    + key.length);
+        }
+        return KeyMatrix.score(query, key, termIds, termWeights);
     }
 
     static int worseFirst(Match a, Match b) {

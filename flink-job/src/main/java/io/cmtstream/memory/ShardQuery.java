@@ -10,6 +10,14 @@ public class ShardQuery {
     /** See {@link io.cmtstream.compress.EncodedQuery#restrictTo}. */
     public String[] restrictTo;
     public float[] key;
+    /** The key's lexical half (see {@link io.cmtstream.compress.EncodedQuery#terms}); null means none. */
+    public int[] terms;
+    public float[] termWeights;
+
+    /** What the shard matches by. */
+    public MatchKey matchKey() {
+        return new MatchKey(key, terms, termWeights);
+    }
 
     public ShardQuery() {}
 }

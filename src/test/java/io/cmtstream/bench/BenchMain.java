@@ -1,5 +1,7 @@
 package io.cmtstream.bench;
 
+import io.cmtstream.memory.MatchKey;
+import io.cmtstream.memory.Memory;
 import io.cmtstream.app.Flags;
 import io.cmtstream.eval.SquadDataset;
 import io.cmtstream.eval.SquadSplit;
@@ -82,10 +84,10 @@ public final class BenchMain {
             modelAndIngest(flags, modelDir, paragraphs, jobs, md, out);
         }
         if (parts.contains("match")) {
-            List<float[]> keys = jobs.realMemories(paragraphs).stream().map(m -> m.key).toList();
-            List<float[]> queryKeys = jobs.queryKeys(questions.subList(0, Math.min(64, questions.size())));
+            List<Memory> memories = jobs.realMemories(paragraphs);
+            List<MatchKey> queryKeys = jobs.queryKeys(questions.subList(0, Math.min(64, questions.size())));
             int[] sizes = Arrays.stream(flags.get("match-sizes").split(",")).mapToInt(Integer::parseInt).toArray();
-            md.append(MatchBench.toMarkdown(MatchBench.measure(keys, sizes, new int[] {1, 2}, queryKeys, out)));
+            md.append(MatchBench.toMarkdown(MatchBench.measure(memories, sizes, new int[] {1, 2}, queryKeys, out)));
         }
         if (parts.contains("latency")) {
             latency(flags, paragraphs, questions, idleTimeout, jobs, md);

@@ -8,6 +8,7 @@ import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.compress.CompressedDocument;
 import io.cmtstream.eval.Percentiles;
+import io.cmtstream.memory.MatchKey;
 import io.cmtstream.memory.KeyMatrix;
 import io.cmtstream.memory.Memory;
 import io.cmtstream.model.DjlCmtModel;
@@ -325,15 +326,17 @@ final class JobBench {
     }
 
     /**
-     * Heap the key matrix takes per memory, measured by filling one in this JVM with at least 200k rows: at small
-     * sizes the matrix is lost in the noise of the job's own garbage, which is what made earlier figures read 0.
+     * Heap the key matrix (int8 rows and the lexical index) takes per memory, measured by filling one in this JVM
+     * with at least 200k rows: at small sizes the matrix is lost in the noise of the job's own garbage, which is
+     * what made earlier figures read 0.
      */
     static double heapBytesPerMemory(List<Memory> base, int size) throws InterruptedException {
         int rows = Math.max(size, 200_000);
         long before = usedHeapAfterGc();
         KeyMatrix matrix = new KeyMatrix();
         for (int i = 0; i < rows; i++) {
-            matrix.put("rep-" + i, base.get(i % base.size()).key);
+            Memory m = base.get(i % base.size());
+            matrix.put("rep-" + i, m.key, m.terms, m.termWeights);
         }
         long after = usedHeapAfterGc();
         if (matrix.size() != rows) {
@@ -360,18 +363,20 @@ final class JobBench {
                     encodings.addAll(model.encodeDocuments(paragraphs.subList(i, Math.min(paragraphs.size(), i + 32))));
                 }
                 for (int i = 0; i < encodings.size(); i++) {
-                    realMemories.add(new Memory("p" + i, 0, encodings.get(i).key(),
-                            Float16.pack(encodings.get(i).memoryTokens()), paragraphs.get(i).length(), null, null));
+                    Encoding e = encodings.get(i);
+                    realMemories.add(new Memory("p" + i, 0, e.key(), Float16.pack(e.memoryTokens()),
+                            paragraphs.get(i).length(), null, null).withTerms(e.terms().terms(), e.terms().weights()));
                 }
             }
         }
         return realMemories;
     }
 
-    /** The keys of real questions, as the job's query encoder makes them. */
-    List<float[]> queryKeys(List<String> questions) {
+    /** The keys of real questions, with their lexical halves, as the job's query encoder makes them. */
+    List<MatchKey> queryKeys(List<String> questions) {
         try (DjlCmtModel model = DjlCmtModel.load(modelDir, "cpu")) {
-            return model.encodeQueries(questions).stream().map(Encoding::key).toList();
+            return model.encodeQueries(questions).stream()
+                    .map(e -> new MatchKey(e.key(), e.terms().terms(), e.terms().weights())).toList();
         }
     }
 
@@ -379,16 +384,20 @@ final class JobBench {
     static final class Replicate implements MapFunction<Long, CompressedDocument> {
         private final float[][] keys;
         private final short[][] tokens;
+        private final int[][] terms;
+        private final float[][] termWeights;
 
         Replicate(List<Memory> base) {
             keys = base.stream().map(m -> m.key).toArray(float[][]::new);
             tokens = base.stream().map(m -> m.tokens).toArray(short[][]::new);
+            terms = base.stream().map(m -> m.terms).toArray(int[][]::new);
+            termWeights = base.stream().map(m -> m.termWeights).toArray(float[][]::new);
         }
 
         @Override
         public CompressedDocument map(Long i) {
             int b = (int) (i % keys.length);
-            Memory m = new Memory("rep-" + i, 0, keys[b], tokens[b], 0, null, null);
+            Memory m = new Memory("rep-" + i, 0, keys[b], tokens[b], 0, null, null).withTerms(terms[b], termWeights[b]);
             return CompressedDocument.upsert("bench", m, 0, false);
         }
     }

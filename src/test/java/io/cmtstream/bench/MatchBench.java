@@ -2,6 +2,8 @@ package io.cmtstream.bench;
 
 import io.cmtstream.eval.Percentiles;
 import io.cmtstream.memory.KeyMatrix;
+import io.cmtstream.memory.MatchKey;
+import io.cmtstream.memory.Memory;
 import io.cmtstream.memory.SelfMatcher;
 
 import java.io.PrintStream;
@@ -14,7 +16,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Matching alone, on the shard's own kernel ({@link SelfMatcher#topK} over a {@link KeyMatrix}), at bank sizes
+ * Matching alone, on the shard's own kernel ({@link SelfMatcher#topK} over a {@link KeyMatrix}, dense keys plus the
+ * lexical index where the model has one; {@code denseP50} without the lexical half), at bank sizes
  * the job bench cannot fill in a session: the bank split over 1 and 2 shards (one thread per shard, as one subtask
  * per slot), one query at a time and in batches of {@link #BATCH} (queries that wait in a shard together share one
  * pass over its rows). On one shard the same rows are also scored by the portable scalar kernel and, as the
@@ -31,10 +34,12 @@ final class MatchBench {
      * and {@code floatP50} only on one shard (NaN otherwise).
      */
     record Result(int memories, int shards, String kernel, double p50, double p99, double batchedP50,
-                  double scalarP50, double floatP50) {}
+                  double denseP50, double scalarP50, double floatP50) {}
 
-    static List<Result> measure(List<float[]> base, int[] sizes, int[] shardCounts, List<float[]> queries,
+    static List<Result> measure(List<Memory> memories, int[] sizes, int[] shardCounts, List<MatchKey> queries,
                                 PrintStream out) throws Exception {
+        List<float[]> base = memories.stream().map(m -> m.key).toList();
+        List<float[]> denseQueries = queries.stream().map(MatchKey::dense).toList();
         List<Result> results = new ArrayList<>();
         for (int size : sizes) {
             for (int shards : shardCounts) {
@@ -43,13 +48,16 @@ final class MatchBench {
                     banks[s] = new KeyMatrix();
                 }
                 for (int i = 0; i < size; i++) {
-                    banks[i % shards].put("m-" + i, base.get(i % base.size()));
+                    Memory m = memories.get(i % memories.size());
+                    banks[i % shards].put("m-" + i, m.key, m.terms, m.termWeights);
                 }
                 ExecutorService pool = Executors.newFixedThreadPool(shards);
                 try {
-                    double[] single = time(queries, q -> parallel(pool, banks, new float[][] {q}));
-                    float[][] batch = queries.subList(0, Math.min(BATCH, queries.size())).toArray(float[][]::new);
+                    double[] single = time(queries, q -> parallel(pool, banks, new MatchKey[] {q}));
+                    MatchKey[] batch = queries.subList(0, Math.min(BATCH, queries.size())).toArray(MatchKey[]::new);
                     double batched = time(queries, q -> parallel(pool, banks, batch))[0] / batch.length;
+                    double dense = time(denseQueries,
+                            q -> parallel(pool, banks, new MatchKey[] {MatchKey.dense(q)}))[0];
                     double scalar = Double.NaN;
                     double floats = Double.NaN;
                     if (shards == 1) {
@@ -60,11 +68,11 @@ final class MatchBench {
                             portable.put("m-" + i, base.get(i % base.size()));
                             System.arraycopy(base.get(i % base.size()), 0, rows, i * dim, dim);
                         }
-                        scalar = time(queries, q -> SelfMatcher.topK(portable, q, 3))[0];
-                        floats = time(queries, q -> floatScan(rows, q, dim))[0];
+                        scalar = time(denseQueries, q -> SelfMatcher.topK(portable, q, 3))[0];
+                        floats = time(denseQueries, q -> floatScan(rows, q, dim))[0];
                     }
                     Result r = new Result(size, shards, banks[0].kernelName(), single[0], single[1], batched,
-                            scalar, floats);
+                            dense, scalar, floats);
                     out.println("match: " + r);
                     results.add(r);
                 } finally {
@@ -75,12 +83,12 @@ final class MatchBench {
         return results;
     }
 
-    interface Scan {
-        void run(float[] query) throws Exception;
+    interface Scan<Q> {
+        void run(Q query) throws Exception;
     }
 
     /** p50 and p99 in ms of {@code scan} over the queries, after five unmeasured ones that warm the JIT up. */
-    private static double[] time(List<float[]> queries, Scan scan) throws Exception {
+    private static <Q> double[] time(List<Q> queries, Scan<Q> scan) throws Exception {
         List<Double> times = new ArrayList<>();
         for (int q = 0; q < queries.size() + 5; q++) {
             long t0 = System.nanoTime();
@@ -92,7 +100,7 @@ final class MatchBench {
         return new double[] {Percentiles.of(times, 50), Percentiles.of(times, 99)};
     }
 
-    private static void parallel(ExecutorService pool, KeyMatrix[] banks, float[][] batch) throws Exception {
+    private static void parallel(ExecutorService pool, KeyMatrix[] banks, MatchKey[] batch) throws Exception {
         int[] ks = new int[batch.length];
         Arrays.fill(ks, 3);
         List<Future<?>> parts = new ArrayList<>();
@@ -133,14 +141,17 @@ final class MatchBench {
         StringBuilder md = new StringBuilder();
         md.append("\n## Matching alone (the shard's kernel, outside Flink)\n\n");
         md.append("Real keys of the test split's paragraphs replicated to the size, top-3, one thread per shard; "
-                + "keys as int8 rows. `batched`: per query of a batch of " + BATCH + " sharing one pass; `scalar`: "
+                + "keys as int8 rows, with their lexical halves in the shard's inverted index where the model has "
+                + "them (p50, p99, batched); `dense p50`: the same queries without their lexical halves. `batched`: "
+                + "per query of a batch of " + BATCH + " sharing one pass; `scalar`: "
                 + "the portable kernel (JVMs without the Vector API module); `float`: the previous kernel over "
                 + "float rows (one shard).\n\n");
-        md.append("| memories | shards | kernel | p50 ms | p99 ms | batched p50 ms/query | scalar p50 ms | float p50 ms |\n"
-                + "|---:|---:|---|---:|---:|---:|---:|---:|\n");
+        md.append("| memories | shards | kernel | p50 ms | p99 ms | batched p50 ms/query | dense p50 ms | scalar p50 ms "
+                + "| float p50 ms |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|\n");
         for (Result r : results) {
-            md.append(String.format("| %d | %d | %s | %.1f | %.1f | %.1f | %s | %s |%n", r.memories(), r.shards(),
-                    r.kernel(), r.p50(), r.p99(), r.batchedP50(), orDash(r.scalarP50()), orDash(r.floatP50())));
+            md.append(String.format("| %d | %d | %s | %.1f | %.1f | %.1f | %.1f | %s | %s |%n", r.memories(),
+                    r.shards(), r.kernel(), r.p50(), r.p99(), r.batchedP50(), r.denseP50(), orDash(r.scalarP50()),
+                    orDash(r.floatP50())));
         }
         return md.toString();
     }

@@ -7,9 +7,9 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-class DenseRetrieverTest {
+class KeyRetrieverTest {
 
-    private final DenseRetriever retriever = new DenseRetriever(
+    private final KeyRetriever retriever = new KeyRetriever(
             List.of("x", "y", "xy", "y2"),
             List.of(new float[] {1, 0}, new float[] {0, 1}, new float[] {0.6f, 0.8f}, new float[] {0, 1}));
 
@@ -37,6 +37,6 @@ class DenseRetrieverTest {
     void keysOfAnotherLengthAreRejected() {
         assertThrows(IllegalArgumentException.class, () -> retriever.topK(new float[] {1, 0, 0}, 1));
         assertThrows(IllegalArgumentException.class,
-                () -> new DenseRetriever(List.of("a", "b"), List.of(new float[2], new float[3])));
+                () -> new KeyRetriever(List.of("a", "b"), List.of(new float[2], new float[3])));
     }
 }

@@ -2,6 +2,7 @@ package io.cmtstream.eval;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.cmtstream.memory.MatchKey;
 import io.cmtstream.model.AnswerRequest;
 import io.cmtstream.model.CmtModel;
 import io.cmtstream.model.DjlCmtModel;
@@ -40,6 +41,8 @@ public final class ModelEvaluation {
     public static final int BATCH = 32;
 
     public static final String CMT = "CMT self-matching";
+    /** Shown when the model matches dense + lexical: what the dense keys alone would retrieve. */
+    public static final String CMT_DENSE = "CMT dense key alone";
     public static final String BM25 = "BM25 (Lucene)";
     public static final String UNTUNED = "untuned backbone [CLS]";
     public static final String CLOSED_BOOK = "closed book";
@@ -104,10 +107,15 @@ public final class ModelEvaluation {
             report.fact(String.format(Locale.ROOT, "Model: %s, version %s (%s)%s", info.name(), info.version(),
                     options.model(), info.hasReader() ? "" : ", retrieval-only"));
             Encoded encoded = encode(model, paragraphs, questionTexts, report, "model");
-            List<List<Hit>> denseHits = rank(encoded, paragraphIds, depth);
-            report.retrieval(CMT, recall(denseHits, questions));
+            List<List<Hit>> cmtHits = rank(encoded, paragraphIds, depth, true);
+            report.retrieval(CMT, recall(cmtHits, questions));
+            if (encoded.documents().stream().anyMatch(d -> d.terms().size() > 0)) {
+                report.retrieval(CMT_DENSE, recall(rank(encoded, paragraphIds, depth, false), questions));
+                report.fact("CMT self-matching scores dense keys + the lexical half (BM25 over WordPiece ids with the"
+                        + " model's statistics, docs/MODEL-CONTRACT.md), as the memory bank does");
+            }
             if (info.hasReader()) {
-                for (Condition condition : conditions(encoded, paragraphIds, questions, denseHits, bm25Hits)) {
+                for (Condition condition : conditions(encoded, paragraphIds, questions, cmtHits, bm25Hits)) {
                     Map<String, String> predictions = answer(model, questions, condition);
                     report.reading(condition.name(), condition.description(),
                             SquadScorer.score(questions, predictions));
@@ -122,7 +130,7 @@ public final class ModelEvaluation {
         if (options.untunedModel().isPresent()) {
             try (CmtModel untuned = modelLoader.apply(options.untunedModel().get())) {
                 Encoded encoded = encode(untuned, paragraphs, questionTexts, null, "untuned model");
-                report.retrieval(UNTUNED, recall(rank(encoded, paragraphIds, depth), questions));
+                report.retrieval(UNTUNED, recall(rank(encoded, paragraphIds, depth, false), questions));
                 report.fact("Untuned baseline: " + untuned.info().name() + " (" + options.untunedModel().get()
                         + "), key = L2-normalised [CLS] state of the backbone");
             }
@@ -155,7 +163,7 @@ public final class ModelEvaluation {
     private record Condition(String name, String description, List<AnswerRequest> requests) {}
 
     private List<Condition> conditions(Encoded encoded, List<String> paragraphIds,
-                                       List<SquadDataset.Question> questions, List<List<Hit>> denseHits,
+                                       List<SquadDataset.Question> questions, List<List<Hit>> cmtHits,
                                        List<List<Hit>> bm25Hits) {
         Map<String, Encoding> byParagraph = new HashMap<>();
         for (int i = 0; i < paragraphIds.size(); i++) {
@@ -167,10 +175,10 @@ public final class ModelEvaluation {
         List<AnswerRequest> bm25Top1 = new ArrayList<>();
         for (int i = 0; i < questions.size(); i++) {
             Encoding q = encoded.queries().get(i);
-            List<Hit> dense = denseHits.get(i);
+            List<Hit> cmt = cmtHits.get(i);
             List<Hit> bm25 = bm25Hits.get(i);
             closed.add(request(q, List.of(), byParagraph));
-            topK.add(request(q, dense.subList(0, Math.min(options.k(), dense.size())), byParagraph));
+            topK.add(request(q, cmt.subList(0, Math.min(options.k(), cmt.size())), byParagraph));
             oracle.add(request(q, List.of(new Hit(questions.get(i).paragraphId(), 0)), byParagraph));
             // A question with no indexable term gets no BM25 hit: the reader then reads closed book.
             bm25Top1.add(request(q, bm25.subList(0, Math.min(1, bm25.size())), byParagraph));
@@ -211,10 +219,13 @@ public final class ModelEvaluation {
         return new Encoded(documents, queries);
     }
 
-    private static List<List<Hit>> rank(Encoded encoded, List<String> paragraphIds, int depth) {
-        DenseRetriever retriever =
-                new DenseRetriever(paragraphIds, encoded.documents().stream().map(Encoding::key).toList());
-        return encoded.queries().stream().map(q -> retriever.topK(q.key(), depth)).toList();
+    /** Ranks by the bank's match score: dense + lexical, or with {@code lexical} false the dense keys alone. */
+    private static List<List<Hit>> rank(Encoded encoded, List<String> paragraphIds, int depth, boolean lexical) {
+        KeyRetriever retriever = new KeyRetriever(paragraphIds,
+                encoded.documents().stream().map(Encoding::key).toList(),
+                lexical ? encoded.documents().stream().map(Encoding::terms).toList() : null);
+        return encoded.queries().stream().map(q -> retriever.topK(lexical
+                ? new MatchKey(q.key(), q.terms().terms(), q.terms().weights()) : MatchKey.dense(q.key()), depth)).toList();
     }
 
     private static RetrievalMetrics recall(List<List<Hit>> hits, List<SquadDataset.Question> questions) {
@@ -233,7 +244,7 @@ public final class ModelEvaluation {
             Encoding memory = byParagraph.get(hits.get(i).id());
             memories.add(memory.memoryTokens());
             // BM25 and oracle hits carry no key score; the aggregator wants the cosine of the keys either way.
-            scores[i] = (float) DenseRetriever.dot(question.key(), memory.key());
+            scores[i] = (float) KeyRetriever.dot(question.key(), memory.key());
         }
         return new AnswerRequest(question.memoryTokens(), memories, scores);
     }

@@ -1,5 +1,7 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.memory.MatchKey;
+import io.cmtstream.model.TermWeights;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -38,5 +40,20 @@ class KeyRetrieverTest {
         assertThrows(IllegalArgumentException.class, () -> retriever.topK(new float[] {1, 0, 0}, 1));
         assertThrows(IllegalArgumentException.class,
                 () -> new KeyRetriever(List.of("a", "b"), List.of(new float[2], new float[3])));
+    }
+
+    @Test
+    void lexicalHalvesAddTheirDotProductToTheDenseScore() {
+        KeyRetriever hybrid = new KeyRetriever(List.of("x", "xy"),
+                List.of(new float[] {1, 0}, new float[] {0.6f, 0.8f}),
+                List.of(TermWeights.NONE, new TermWeights(new int[] {4, 9}, new float[] {3f, 2f})));
+        MatchKey query = new MatchKey(new float[] {1, 0}, new int[] {9}, new float[] {0.25f});
+
+        List<Hit> hits = hybrid.topK(query, 2);
+
+        assertEquals(List.of("xy", "x"), hits.stream().map(Hit::id).toList(), "0.6 + 0.25 * 2 beats 1.0");
+        assertEquals(1.1, hits.get(0).score(), 5e-3);
+        assertEquals(List.of("x", "xy"), hybrid.topK(query.dense(), 2).stream().map(Hit::id).toList(),
+                "a dense query ignores the lexical halves");
     }
 }

@@ -33,13 +33,18 @@ class ReaderTest {
         return c;
     }
 
-    @Test
-    void readerGetsTheQuestionAndTheTopKMemoriesInOrder() {
-        List<AnswerRequest> seen = new ArrayList<>();
-        Reader reader = new Reader(WITH_READER, r -> {
+    /** A reader whose model answers "Tesla" and records the requests it was given into {@code seen}. */
+    private static Reader recording(List<AnswerRequest> seen) {
+        return new Reader(WITH_READER, r -> {
             seen.add(r);
             return CompletableFuture.completedFuture("Tesla");
         });
+    }
+
+    @Test
+    void readerGetsTheQuestionAndTheTopKMemoriesInOrder() {
+        List<AnswerRequest> seen = new ArrayList<>();
+        Reader reader = recording(seen);
         Answer a = reader.read(context(new MemoryHit("d1", 0.9f, Float16.pack(new float[] {1f, 2f})),
                 new MemoryHit("d2", 0.4f, Float16.pack(new float[] {3f, 4f})))).join();
         assertEquals("Tesla", a.getAnswer());
@@ -53,10 +58,7 @@ class ReaderTest {
     @Test
     void theAggregatorReadsTheKeysCosineWhileTheEvidenceShowsTheMatchScore() {
         List<AnswerRequest> seen = new ArrayList<>();
-        Reader reader = new Reader(WITH_READER, r -> {
-            seen.add(r);
-            return CompletableFuture.completedFuture("Tesla");
-        });
+        Reader reader = recording(seen);
         // Matched dense + lexical (1.3), but the aggregator was trained on the dense cosine (0.7).
         Answer a = reader.read(context(new MemoryHit("d1", 1.3f, 0.7f, Float16.pack(new float[] {1f, 2f})))).join();
         assertArrayEquals(new float[] {0.7f}, seen.get(0).scores());

@@ -144,15 +144,6 @@ public final class KeyMatrix {
      * keys read from state, so that they agree with matching.
      */
     static float score(float[] query, float[] key) {
-        return denseScore(query, key);
-    }
-
-    /** {@link #score(float[], float[])} plus the lexical half: what the memory would score as a row. */
-    static float score(MatchKey query, float[] key, int[] termIds, float[] termWeights) {
-        return denseScore(query.dense(), key) + TermIndex.dot(query.terms(), query.weights(), termIds, termWeights);
-    }
-
-    private static float denseScore(float[] query, float[] key) {
         byte[] row = new byte[key.length];
         float[] scale = {quantize(key, row, 0)};
         float[][] out = new float[1][1];

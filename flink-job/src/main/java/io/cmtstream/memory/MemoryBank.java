@@ -62,8 +62,9 @@ public final class MemoryBank {
         for (String docId : new LinkedHashSet<>(docIds)) {
             Memory memory = store.get(docId);
             if (memory != null) {
-                hits.add(new MemoryHit(docId, SelfMatcher.score(query, memory.key, memory.terms, memory.termWeights),
-                        SelfMatcher.dot(query.dense(), memory.key), memory.tokens));
+                float keyScore = SelfMatcher.dot(query.dense(), memory.key);
+                float score = keyScore + SelfMatcher.lexicalScore(query, memory.terms, memory.termWeights);
+                hits.add(new MemoryHit(docId, score, keyScore, memory.tokens));
             }
         }
         return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);

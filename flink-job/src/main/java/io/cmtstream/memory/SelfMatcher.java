@@ -108,13 +108,9 @@ public final class SelfMatcher {
         return KeyMatrix.score(query, key);
     }
 
-    /** Match score of a query against one memory (dense + lexical), as a row of the key matrix would score. */
-    public static float score(MatchKey query, float[] key, int[] termIds, float[] termWeights) {
-        if (query.dense().length != key.length) {
-            throw new IllegalArgumentException("query key has " + query.dense().length + " dims, memory has "
-                    + key.length);
-        }
-        return KeyMatrix.score(query, key, termIds, termWeights);
+    /** Lexical score of a query against one memory's lexical half (null for none): what its row would add. */
+    public static float lexicalScore(MatchKey query, int[] termIds, float[] termWeights) {
+        return TermIndex.dot(query.terms(), query.weights(), termIds, termWeights);
     }
 
     static int worseFirst(Match a, Match b) {

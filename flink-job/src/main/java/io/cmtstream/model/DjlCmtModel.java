@@ -76,7 +76,7 @@ public final class DjlCmtModel implements CmtModel {
     /** The heads' method that returns their de-quantised weights, run once at load. */
     private static final String HEAD_WEIGHTS = "weights";
     /** DJL's system property for PyTorch's intra-op threads, read once when the engine starts in this JVM. */
-    static final String TORCH_THREADS = "ai.djl.pytorch.num_threads";
+    private static final String TORCH_THREADS = "ai.djl.pytorch.num_threads";
     /** Texts of a call are run in sub-batches whose padding is at most this share of their tokens. */
     private static final double MAX_PADDING_SHARE = 0.1;
 

@@ -294,6 +294,12 @@ final class JobBench {
                             && f.toFile().lastModified() >= sinceMillis)) {
                         return System.currentTimeMillis() - started;
                     }
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // Flink deletes subsumed checkpoints while we walk: look again at the next poll.
+                } catch (java.io.UncheckedIOException e) {
+                    if (!(e.getCause() instanceof java.nio.file.NoSuchFileException)) {
+                        throw e;
+                    }
                 }
             }
             Thread.sleep(500);

@@ -75,8 +75,6 @@ public final class DjlCmtModel implements CmtModel {
             Boolean.parseBoolean(System.getProperty("ai.djl.pytorch.graph_optimizer", "false"));
     /** The heads' method that returns their de-quantised weights, run once at load. */
     private static final String HEAD_WEIGHTS = "weights";
-    /** DJL's system property for PyTorch's intra-op threads, read once when the engine starts in this JVM. */
-    private static final String TORCH_THREADS = "ai.djl.pytorch.num_threads";
     /** Texts of a call are run in sub-batches whose padding is at most this share of their tokens. */
     private static final double MAX_PADDING_SHARE = 0.1;
 
@@ -135,7 +133,6 @@ public final class DjlCmtModel implements CmtModel {
      */
     public static DjlCmtModel load(Path dir, String device) {
         ModelSpec.checkDevice(device);
-        defaultTorchThreads();
         long started = System.nanoTime();
         ModelConfig config = ModelConfig.read(dir);
         Path json = ModelConfig.modelJson(dir);
@@ -186,18 +183,6 @@ public final class DjlCmtModel implements CmtModel {
         } catch (RuntimeException | Error e) {
             closeAll(opened, e);
             throw e;
-        }
-    }
-
-    /**
-     * One intra-op thread for PyTorch unless the JVM says otherwise ({@code -Dai.djl.pytorch.num_threads=N}). The
-     * model runtime already runs documents, questions and answers on a thread each, so PyTorch's default of one
-     * thread per core oversubscribes the cores when calls overlap; on 2 cores that stretched the read time of long
-     * answers (docs/BENCHMARKS.md, run R). Has no effect once the engine has started.
-     */
-    private static void defaultTorchThreads() {
-        if (System.getProperty(TORCH_THREADS) == null) {
-            System.setProperty(TORCH_THREADS, "1");
         }
     }
 

@@ -464,7 +464,7 @@ class Reader(Head):
     cache; `step` extends the cache by one token, so decoding costs one position per token. Both take the
     de-quantised weights (`weights`) as their last input."""
 
-    def __init__(self, d=384, heads=6, ffn=640, layers=2, p=12, max_t=32, vocab=30522, copy=False):
+    def __init__(self, d=384, heads=6, ffn=640, layers=2, p=12, max_t=32, vocab=30522):
         super().__init__()
         self.h, self.dh, self.nl, self.p = heads, d // heads, layers, p
         self.prompt_in = QLinear(d, d)
@@ -478,11 +478,6 @@ class Reader(Head):
         self.out = QLinear(d, d)
         self.out_bias = nn.Parameter(torch.zeros(vocab))
         self.scale = nn.Parameter(torch.tensor(1.0))
-        # the copy path (training/reader_stage.py): prompt vector t, mapped into the output space and gated by the
-        # reader's state, is added to the output vector at answer position t, before the one product with the word
-        # embeddings, so copying costs no second vocabulary-sized product; zero at the start (= no copy path)
-        self.copy = QLinear(d, d, zero=True) if copy else None
-        self.gate = QLinear(d, 1) if copy else None
 
     def run(self, x, cache, bias4):
         ks, vs = [], []
@@ -493,22 +488,13 @@ class Reader(Head):
         new = torch.stack([t for pair in zip(ks, vs) for t in pair], 0)
         return x, new
 
-    def logits(self, x, emb, src):
-        """Next-token logits at states x [..., H]; src [..., H] is the prompt vector beside each position."""
-        h = self.out_ln(x)
-        y = self.out(h)
-        if self.copy is not None:
-            y = y + torch.sigmoid(self.gate(h)) * self.copy(src)
-        return self.scale * (y @ emb.t()) + self.out_bias
-
-    def beside(self, prompt):
-        """Prompt vector t beside answer position t, zeros past P: [B, max_t, H]."""
-        return F.pad(prompt, (0, 0, 0, self.max_t - self.p))
+    def logits(self, x, emb):
+        return self.scale * (self.out(self.out_ln(x)) @ emb.t()) + self.out_bias
 
     def aligned(self, prompt):
         """Prompt vector t beside answer position t (zeros past P): the aggregator lays the answer's t-th token
         out at prompt position t, and this direct path lets the reader copy it without learning to find it."""
-        return self.align(self.beside(prompt))
+        return self.align(F.pad(prompt, (0, 0, 0, self.max_t - self.p)))
 
     def start(self, prompt, answer, emb):
         """[B, P + T, H] inputs, the empty cache and the causal mask for a prompt and answer prefix."""
@@ -525,14 +511,14 @@ class Reader(Head):
         """logits [N, vocab] at the answer positions where sel [B, T] is True (training)."""
         x, cache, bias4 = self.start(prompt, answer, emb)
         x, _ = self.run(x, cache, bias4)
-        return self.logits(x[:, prompt.size(1):][sel], emb, self.beside(prompt)[:, : answer.size(1)][sel])
+        return self.logits(x[:, prompt.size(1):][sel], emb)
 
     def forward(self, prompt, answer, emb, w=None):
         """Prefill: logits [B, vocab] of the token after `answer` and the cache [2*layers, B, heads, P+T, dh]."""
         with self.bound(w):
             x, cache, bias4 = self.start(prompt, answer, emb)
             x, cache = self.run(x, cache, bias4)
-            return self.logits(x[:, -1], emb, self.beside(prompt)[:, : answer.size(1)][:, -1]), cache
+            return self.logits(x[:, -1], emb), cache
 
     def step(self, prompt, token, position, cache, emb, w=None):
         """token [B, 1] at answer position `position` ([1], long) after `cache` -> (logits [B, vocab], cache)."""
@@ -540,7 +526,7 @@ class Reader(Head):
             x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
             bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
             x, cache = self.run(x, cache, bias4)
-            return self.logits(x[:, -1], emb, self.beside(prompt)[:, position][:, 0]), cache
+            return self.logits(x[:, -1], emb), cache
 
 
 def quantize_all(module):

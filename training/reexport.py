@@ -53,8 +53,7 @@ def eager_heads(info):
     comp = Compressor(m=hp["memory"], c=hp["chunk"], vocab=dims["vocab"])
     agg = Aggregator(m=hp["memory"], c=hp["chunk"], p=hp["prompt"], hard=hard,
                      scorer=info["training"].get("spanScorer"))
-    # training/reader_stage.py adds a copy path to the reader and says so in model.json
-    reader = Reader(p=hp["prompt"], vocab=dims["vocab"], copy=info["training"].get("readerStage") is not None)
+    reader = Reader(p=hp["prompt"], vocab=dims["vocab"])
     return {"compressor": comp, "aggregator": agg, "reader": reader}, hard
 
 

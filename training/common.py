@@ -8,6 +8,7 @@ import string
 import torch
 
 BOS, EOS, PAD = 101, 102, 0
+NEG_LOGIT = -1.0e9      # a token outside the answer vocabulary (the Java runtime adds the same)
 
 
 # ---------------------------------------------------------------- official SQuAD v1.1 metric
@@ -124,14 +125,17 @@ def encode(compressor, emb, feats, which, idx, bs=64):
 
 
 @torch.no_grad()
-def greedy(reader, emb, prompt, max_tokens):
+def greedy(reader, emb, prompt, max_tokens, allowed=None):
     """Greedy decoding with the reader's key/value cache (same as the Java loop): `forward` reads prompt + [bos],
-    then `step` adds one token at a time; finished rows leave the batch (results are unchanged)."""
+    then `step` adds one token at a time; finished rows leave the batch (results are unchanged). `allowed`
+    [B, vocab] bool, when given, restricts each row's tokens (lexical.py, "answer vocabulary")."""
     B = prompt.size(0)
     out = [[] for _ in range(B)]
     active = list(range(B))
     logits, cache = reader(prompt, torch.full((B, 1), BOS, dtype=torch.long), emb)
     for t in range(1, max_tokens + 1):
+        if allowed is not None:
+            logits = logits.masked_fill(~allowed, NEG_LOGIT)
         nxt = logits.argmax(-1)
         keep = []
         for j, tok in enumerate(nxt.tolist()):
@@ -143,16 +147,17 @@ def greedy(reader, emb, prompt, max_tokens):
         kt = torch.tensor(keep)
         active = [active[j] for j in keep]
         prompt = prompt[kt]
+        allowed = None if allowed is None else allowed[kt]
         logits, cache = reader.step(prompt, nxt[kt][:, None], torch.tensor([t]), cache[:, kt], emb)
     return out
 
 
 @torch.no_grad()
-def answer(aggregator, reader, emb, qmem, memories, scores, present, max_tokens, bs=128):
+def answer(aggregator, reader, emb, qmem, memories, scores, present, max_tokens, bs=128, allowed=None):
     outs = []
     for s in range(0, qmem.size(0), bs):
         prompt = aggregator(qmem[s:s + bs], memories[s:s + bs], scores[s:s + bs], present[s:s + bs])
-        outs.extend(greedy(reader, emb, prompt, max_tokens))
+        outs.extend(greedy(reader, emb, prompt, max_tokens, None if allowed is None else allowed[s:s + bs]))
     return outs
 
 

@@ -12,7 +12,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from backbone import Bert, OnnxGraphRunner  # noqa: E402
-from common import BOS, EOS, load_heads  # noqa: E402
+from common import BOS, EOS, NEG_LOGIT, load_heads  # noqa: E402
 from lexical import document_weights, load_idf, query_terms  # noqa: E402
 from wordpiece import WordPiece  # noqa: E402
 
@@ -75,19 +75,52 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
     memories = torch.stack([out_docs[i]["_mem"] for i in order.tolist()])[None]
     sc = scores[order][None]
     prompt = agg(q["_mem"][None], memories, sc, torch.ones(1, 2))
-    # cached greedy decoding, as the Java loop does it: forward on [bos], then step per token
-    logits, cache = reader(prompt, torch.tensor([[BOS]]), E)
-    first = logits[0]
-    gen = []
-    for t in range(1, info["maxAnswerTokens"] + 1):
-        nxt = int(logits[0].argmax())
-        if nxt in (EOS, 0):
-            break
-        gen.append(nxt)
-        if t == info["maxAnswerTokens"]:
-            break
-        logits, cache = reader.step(prompt, torch.tensor([[nxt]]), torch.tensor([t]), cache, E)
+    def decode(allowed=None, prompt=prompt):
+        """Cached greedy decoding, as the Java loop does it: forward on [bos], then step per token; `allowed`
+        [vocab] bool restricts the tokens (the answer vocabulary of training/lexical.py)."""
+        logits, cache = reader(prompt, torch.tensor([[BOS]]), E)
+        first = logits[0]
+        gen = []
+        for t in range(1, info["maxAnswerTokens"] + 1):
+            row = logits[0] if allowed is None else logits[0].masked_fill(~allowed, NEG_LOGIT)
+            nxt = int(row.argmax())
+            if nxt in (EOS, 0):
+                break
+            gen.append(nxt)
+            if t == info["maxAnswerTokens"]:
+                break
+            logits, cache = reader.step(prompt, torch.tensor([[nxt]]), torch.tensor([t]), cache, E)
+        return gen, first
+
+    gen, first = decode()
     top_v, top_i = first.topk(20)
+    constrained = single = None
+    if lex is not None:
+        # the union of both memories' terms and the ids of idf 0, what the Java runtime allows when model.json's
+        # lexical.answerVocabulary is "memory-terms"
+        allowed = idf == 0
+        for d in out_docs:
+            allowed[[t for t in d["ids"] if idf[t] > 0]] = True
+        constrained, _ = decode(allowed)
+        # one more paragraph of the article and its first question, read alone, where the restriction changes
+        # the answer (the first such paragraph), so the Java test sees it take effect, not only agree where it
+        # does not matter
+        for para in art["paragraphs"][2:]:
+            doc, question = para["context"], para["qas"][0]["question"]
+            ids_d, _, mem_d, key_d, _ = run(doc, info["maxDocumentTokens"])
+            _, _, mem_q, key_q, _ = run(question, info["maxQueryTokens"])
+            s1 = (key_q @ key_d).reshape(1, 1)
+            p1 = agg(mem_q[None], mem_d[None, None], s1, torch.ones(1, 1))
+            allowed = idf == 0
+            allowed[[t for t in ids_d if idf[t] > 0]] = True
+            single = {"document": doc, "question": question, "answerIds": decode(prompt=p1)[0],
+                      "memoryTermsAnswerIds": decode(allowed, p1)[0]}
+            if single["answerIds"] != single["memoryTermsAnswerIds"]:
+                break
+        assert single["answerIds"] != single["memoryTermsAnswerIds"], "no paragraph where the restriction matters"
+        single["answerText"] = tok.decode(single["answerIds"])
+        single["memoryTermsAnswerText"] = tok.decode(single["memoryTermsAnswerIds"])
+        assert single["answerIds"] != single["memoryTermsAnswerIds"], single
     closed = agg(q["_mem"][None], torch.zeros(1, 1, *q["_mem"].shape), torch.zeros(1, 1), torch.zeros(1, 1))
     for d in out_docs + out_qs:
         d.pop("_mem"), d.pop("_key")
@@ -107,13 +140,17 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone",
             "question": 0, "answerIds": gen, "answerText": tok.decode(gen), "references": answers[0],
             "firstStepTop20Ids": top_i.tolist(), "firstStepTop20Logits": r(top_v),
             "firstStepLogitsShape": [1, int(first.numel())],
+            "memoryTermsAnswerIds": constrained,
+            "memoryTermsAnswerText": None if constrained is None else tok.decode(constrained),
+            "singleMemory": single,
         },
     }
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(fixture, f)
     print(f"wrote {out} ({os.path.getsize(out) / 1024:.0f} KiB); backbone max diff vs ONNX graph {worst:.2e}; "
-          f"answer {tok.decode(gen)!r} refs {answers[0]}", flush=True)
+          f"answer {tok.decode(gen)!r}, from the memories' terms "
+          f"{None if constrained is None else tok.decode(constrained)!r}; refs {answers[0]}", flush=True)
 
 
 if __name__ == "__main__":

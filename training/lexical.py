@@ -18,6 +18,13 @@ Punctuation and symbol tokens weigh 0 (every question ends in "?"; the BM25 base
 whose idf is below `minIdf` (about the 40% most common tokens: "the", "of", "what") get weight 0 in the table:
 they change recall@1 by less than 0.005 on validation but make up most of the inverted index's entries.
 
+The same terms can bound what the reader writes ("answerVocabulary"). Reading a memory, the reader garbles word
+pieces that the memory tokens do not pin down (a validation paragraph's "waste heat" came out "waste husband"):
+the compressor's 48 numbers per token keep the identity of rare pieces of unseen text only approximately. With
+"memory-terms", greedy decoding takes only ids that the memories being read hold (the terms the memory bank
+stores with each memory) or ids of idf 0 (specials, punctuation, the commonest words); closed book (no memory)
+stays free. The choice between that and "all" is made here, on validation CMT top-1 F1.
+
     /usr/bin/python3 training/lexical.py [models/cmt-bge-small-squad [target/backbone]]
 Needs training/cache/features.pt (training/extract.py).
 """
@@ -32,7 +39,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, encode, load_heads, recall_at  # noqa: E402
+from common import Features, answer, em_f1, encode, load_heads, recall_at  # noqa: E402
+from wordpiece import WordPiece  # noqa: E402
 
 SPECIAL = (0, 101, 102)
 K1, B, MIN_IDF = 0.9, 0.4, 1.0
@@ -91,6 +99,31 @@ def lexical_scores(feats, P, Q, idf, avg):
     return QM @ W.t()
 
 
+def memory_vocabulary(feats, P, idf):
+    """[paragraphs, vocab] bool: the ids an answer may use when a paragraph's memory is read, its terms (the ids
+    the memory bank stores with the memory) plus every id of idf 0 (specials, punctuation, the commonest words)."""
+    allowed = (idf == 0).repeat(len(P), 1)
+    for r, i in enumerate(P):
+        allowed[r, [t for t in set(feats.paras[i]["ids"]) if idf[t] > 0]] = True
+    return allowed
+
+
+def choose_answer_vocabulary(feats, P, Q, gold, match, dense, idf, heads, tok, max_tokens):
+    """Answers from all ids, or only from the ids of the memories read: CMT top-1 F1 on validation decides."""
+    E, comp, agg, reader = heads
+    pm, _ = encode(comp, E, feats, "p", P)
+    qm, _ = encode(comp, E, feats, "q", Q)
+    top = match.argmax(1)
+    refs = [feats.qs[i]["answers"] for i in Q]
+    args = (agg, reader, E, qm, pm[top][:, None], dense.gather(1, top[:, None]), torch.ones(len(Q), 1), max_tokens)
+    figures = {}
+    for name, allowed in (("all", None), ("memory-terms", memory_vocabulary(feats, P, idf)[top])):
+        em, f1 = em_f1([tok.decode(x) for x in answer(*args, allowed=allowed)], refs)
+        figures[name] = {"EM": round(em, 2), "F1": round(f1, 2)}
+        print(f"answer vocabulary {name:<12} validation CMT top-1 EM {em:.2f} F1 {f1:.2f}", flush=True)
+    return max(figures, key=lambda n: (figures[n]["F1"], n == "all")), figures
+
+
 def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     torch.set_num_threads(2)
     root = os.path.join(os.path.dirname(__file__), "..")
@@ -100,7 +133,8 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     punctuation = punctuation_ids(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
     idf, avg, n = idf_table(feats, info["dims"]["vocab"], punctuation)
 
-    E, comp, _, _ = load_heads(model_dir, info)
+    heads = load_heads(model_dir, info)
+    E, comp = heads[0], heads[1]
     P = [i for i, p in enumerate(feats.paras) if p["split"] == "validation"]
     Q = [i for i, q in enumerate(feats.qs) if q["split"] == "validation"]
     pos = {p: r for r, p in enumerate(P)}
@@ -115,10 +149,14 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
         print(f"queryWeight {w:<6} " + " ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
     best = max(WEIGHTS, key=lambda w: (sweep[str(w)]["recall@1"], sweep[str(w)]["recall@5"], -w))
     print(f"chosen queryWeight {best} on validation ({len(Q)} questions, {len(P)} paragraphs)", flush=True)
+    tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
+    vocabulary, vocabulary_f1 = choose_answer_vocabulary(feats, P, Q, gold, dense + best * lexical, dense, idf,
+                                                         heads, tok, info["maxAnswerTokens"])
+    print(f"chosen answer vocabulary {vocabulary!r} on validation", flush=True)
 
     idf.numpy().astype("<f4").tofile(os.path.join(model_dir, IDF_FILE))
     info["lexical"] = {"kind": "bm25-wordpiece", "idf": IDF_FILE, "k1": K1, "b": B,
-                       "averageLength": round(avg, 4), "queryWeight": best}
+                       "averageLength": round(avg, 4), "queryWeight": best, "answerVocabulary": vocabulary}
     # Answers name the model version: matching changed, so the version does, though the weights did not.
     h = hashlib.sha256(idf.numpy().astype("<f4").tobytes())
     h.update(json.dumps(info["lexical"], sort_keys=True).encode())
@@ -130,6 +168,9 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
                    f"{int((idf == 0).sum()) - len(SPECIAL) - len(punctuation)} most common terms (idf < {MIN_IDF})",
         "queryWeightChosenOn": f"validation split: {len(Q)} questions, {len(P)} paragraphs, recall@1",
         "validationRecallByQueryWeight": sweep,
+        "answerVocabularyChosenOn": "validation split: CMT top-1 EM / F1 (the chosen queryWeight's matching, greedy "
+                                    "decoding) with answers from all ids or from the memory's terms",
+        "validationAnswersByVocabulary": vocabulary_f1,
     }
     with open(path, "w") as f:
         json.dump(info, f, indent=2)

@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ReaderTest {
@@ -53,6 +54,17 @@ class ReaderTest {
         assertArrayEquals(new float[] {3f, 4f}, seen.get(0).memories().get(1));
         assertArrayEquals(new float[] {0.9f, 0.4f}, seen.get(0).scores());
         assertEquals("m@1", a.getModelVersion());
+    }
+
+    @Test
+    void theRequestCarriesEachMemorysTermsInOrderUnknownOnesAsNull() {
+        List<AnswerRequest> seen = new ArrayList<>();
+        recording(seen).read(context(new MemoryHit("d1", 1.3f, 0.7f, Float16.pack(new float[] {1f, 2f}),
+                new int[] {7, 9}), new MemoryHit("d2", 0.4f, Float16.pack(new float[] {3f, 4f})))).join();
+        List<int[]> terms = seen.get(0).memoryTerms();
+        assertEquals(2, terms.size());
+        assertArrayEquals(new int[] {7, 9}, terms.get(0));
+        assertNull(terms.get(1), "a memory without a lexical half");
     }
 
     @Test

@@ -6,8 +6,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -124,7 +126,11 @@ class MemoryBankTest {
             assertEquals(hits.get(i).docId, scoped.get(i).docId);
             assertEquals(hits.get(i).score, scoped.get(i).score, 1e-6f);
             assertEquals(hits.get(i).keyScore, scoped.get(i).keyScore, 0f);
+            assertArrayEquals(hits.get(i).terms, again.get(i).terms, "hits carry their memory's terms");
+            assertArrayEquals(hits.get(i).terms, scoped.get(i).terms);
         }
+        assertArrayEquals(new int[] {8}, hits.get(0).terms, "the reader's answer vocabulary (AnswerVocabulary)");
+        assertNull(hits.get(2).terms, "none for state written before lexical matching");
     }
 
     @Test

@@ -205,6 +205,22 @@ class ModelConfigTest {
     }
 
     @Test
+    void answersComeFromTheMemoriesTermsOnlyWhenTheLexicalSectionSaysSo() throws IOException {
+        ObjectNode root = withLexical(fullModel());
+        write(root);
+        assertFalse(ModelConfig.read(dir).lexical().answersFromMemoryTerms(), "default: every id");
+        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "memory-terms");
+        write(root);
+        assertTrue(ModelConfig.read(dir).lexical().answersFromMemoryTerms());
+        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "all");
+        write(root);
+        assertFalse(ModelConfig.read(dir).lexical().answersFromMemoryTerms());
+        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "question-terms");
+        assertTrue(failure(root).contains("'lexical.answerVocabulary' is 'question-terms', must be 'memory-terms' "
+                + "or 'all'"));
+    }
+
+    @Test
     void badLexicalSectionsAreNamed() throws IOException {
         ObjectNode root = withLexical(fullModel());
         ((ObjectNode) root.get("lexical")).put("kind", "splade");

@@ -142,29 +142,71 @@ class ParityITCase {
         assertClose(expected, actual, "first-step logits of PyTorch's top 20");
         assertEquals(topIds[0], argMax(logits), "first answer token");
 
-        long[] answerIds = model.generate(prompt, 1)[0];
+        long[] answerIds = model.generate(prompt, null, 1)[0];
         assertArrayEquals(longs(decoding.get("answerIds")), answerIds, "greedy answer ids");
+        // a request that does not know its memories' terms is never restricted
         assertEquals(decoding.get("answerText").asText(), model.answer(List.of(request)).get(0), "answer text");
+        if (model.config().lexical() != null) {
+            checkAnswerVocabulary(decoding, request(fixture, true));
+        }
+    }
+
+    /** Answers from the memories' terms: the fixture's k = 2 question, and one paragraph where it matters. */
+    private void checkAnswerVocabulary(JsonNode decoding, AnswerRequest withTerms) {
+        AnswerVocabulary vocabulary = AnswerVocabulary.of(lexicalWeighting(), model.config().dims().vocab());
+        assertNotNull(decoding.get("memoryTermsAnswerIds"), "the fixture has no restricted answer; rerun "
+                + "training/fixture.py");
+        assertArrayEquals(longs(decoding.get("memoryTermsAnswerIds")), model.generate(model.aggregate(
+                List.of(withTerms)), vocabulary.masks(List.of(withTerms)), 1)[0], "answer ids from the memories' terms");
+
+        JsonNode single = decoding.get("singleMemory");
+        Encoding q = model.encodeQueries(List.of(single.get("question").asText())).get(0);
+        Encoding d = model.encodeDocuments(List.of(single.get("document").asText())).get(0);
+        AnswerRequest one = new AnswerRequest(q.memoryTokens(), List.of(d.memoryTokens()),
+                new float[] {(float) DjlCmtModelITCase.dot(q.key(), d.key())}, List.of(d.terms().terms()));
+        float[] prompt = model.aggregate(List.of(one));
+        assertArrayEquals(longs(single.get("answerIds")), model.generate(prompt, null, 1)[0],
+                "one memory: free answer ids");
+        assertArrayEquals(longs(single.get("memoryTermsAnswerIds")),
+                model.generate(prompt, vocabulary.masks(List.of(one)), 1)[0], "one memory: answer ids from its terms");
+        if (model.config().lexical().answersFromMemoryTerms()) {
+            // what the job does: the model's own vocabulary, through the public API
+            assertEquals(decoding.get("memoryTermsAnswerText").asText(), model.answer(List.of(withTerms)).get(0),
+                    "answer text from the memories' terms");
+            assertEquals(single.get("memoryTermsAnswerText").asText(), model.answer(List.of(one)).get(0),
+                    "one memory: answer text from its terms");
+        }
+    }
+
+    private static LexicalWeighting lexicalWeighting() {
+        return LexicalWeighting.load(model.config().lexical(), model.config().dims().vocab());
     }
 
     /** The fixture's question with its top-k documents, from this runtime's own encodings. */
     private AnswerRequest request(JsonNode fixture) {
+        return request(fixture, false);
+    }
+
+    /** The same, with the documents' terms when {@code withTerms}. */
+    private AnswerRequest request(JsonNode fixture, boolean withTerms) {
         JsonNode aggregation = fixture.get("aggregation");
         String question = fixture.get("questions").get(aggregation.get("question").asInt()).get("text").asText();
         Encoding q = model.encodeQueries(List.of(question)).get(0);
         List<float[]> memories = new ArrayList<>();
+        List<int[]> terms = new ArrayList<>();
         List<Float> scores = new ArrayList<>();
         for (JsonNode index : aggregation.get("documentOrder")) {
             String text = fixture.get("documents").get(index.asInt()).get("text").asText();
             Encoding d = model.encodeDocuments(List.of(text)).get(0);
             memories.add(d.memoryTokens());
+            terms.add(d.terms().terms());
             scores.add((float) DjlCmtModelITCase.dot(q.key(), d.key()));
         }
         float[] s = new float[scores.size()];
         for (int i = 0; i < s.length; i++) {
             s[i] = scores.get(i);
         }
-        return new AnswerRequest(q.memoryTokens(), memories, s);
+        return new AnswerRequest(q.memoryTokens(), memories, s, withTerms ? terms : null);
     }
 
     static void assertClose(float[] expected, float[] actual, String what) {

@@ -128,7 +128,7 @@ class TinyModelITCase {
             assertEquals(model.answer(List.of(requests.get(q))).get(0), batched.get(q), "request " + q);
         }
         float[] prompt = model.aggregate(requests);
-        long[][] ids = model.generate(prompt, requests.size());
+        long[][] ids = model.generate(prompt, null, requests.size());
         for (long[] answer : ids) {
             assertTrue(answer.length <= model.config().maxAnswerTokens(), "answer of " + answer.length + " tokens");
         }

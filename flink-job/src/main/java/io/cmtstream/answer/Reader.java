@@ -44,12 +44,14 @@ public final class Reader {
 
     static AnswerRequest request(RetrievedContext context) {
         List<float[]> memories = new ArrayList<>(context.hits.length);
+        List<int[]> terms = new ArrayList<>(context.hits.length);
         float[] scores = new float[context.hits.length];
         for (int i = 0; i < context.hits.length; i++) {
             memories.add(Float16.unpack(context.hits[i].tokens));
+            terms.add(context.hits[i].terms);
             scores[i] = context.hits[i].keyScore;
         }
-        return new AnswerRequest(context.query.tokens, memories, scores);
+        return new AnswerRequest(context.query.tokens, memories, scores, terms);
     }
 
     private Answer answer(RetrievedContext context, String text, AnswerStatus status, long readMillis) {

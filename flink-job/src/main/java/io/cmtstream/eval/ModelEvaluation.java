@@ -239,14 +239,16 @@ public final class ModelEvaluation {
     /** The question with the given paragraphs' memories, scored by key similarity as the aggregator expects. */
     private static AnswerRequest request(Encoding question, List<Hit> hits, Map<String, Encoding> byParagraph) {
         List<float[]> memories = new ArrayList<>(hits.size());
+        List<int[]> terms = new ArrayList<>(hits.size());
         float[] scores = new float[hits.size()];
         for (int i = 0; i < hits.size(); i++) {
             Encoding memory = byParagraph.get(hits.get(i).id());
             memories.add(memory.memoryTokens());
+            terms.add(memory.terms() == null ? null : memory.terms().terms());
             // BM25 and oracle hits carry no key score; the aggregator wants the cosine of the keys either way.
             scores[i] = (float) KeyRetriever.dot(question.key(), memory.key());
         }
-        return new AnswerRequest(question.memoryTokens(), memories, scores);
+        return new AnswerRequest(question.memoryTokens(), memories, scores, terms);
     }
 
     private static Map<String, String> answer(CmtModel model, List<SquadDataset.Question> questions,

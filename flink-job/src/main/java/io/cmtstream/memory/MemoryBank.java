@@ -64,7 +64,7 @@ public final class MemoryBank {
             if (memory != null) {
                 float keyScore = SelfMatcher.dot(query.dense(), memory.key);
                 float score = keyScore + SelfMatcher.lexicalScore(query, memory.terms, memory.termWeights);
-                hits.add(new MemoryHit(docId, score, keyScore, memory.tokens));
+                hits.add(new MemoryHit(docId, score, keyScore, memory.tokens, memory.terms));
             }
         }
         return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
@@ -101,7 +101,7 @@ public final class MemoryBank {
             if (memory == null) {
                 throw new IllegalStateException("key matrix holds " + m.docId() + " but the bank's state does not");
             }
-            hits.add(new MemoryHit(m.docId(), m.score(), m.keyScore(), memory.tokens));
+            hits.add(new MemoryHit(m.docId(), m.score(), m.keyScore(), memory.tokens, memory.terms));
         }
         return hits;
     }

@@ -12,6 +12,11 @@ public class MemoryHit {
     public float keyScore;
     /** float16 bits, row-major [M * hidden]; shared with the bank's stored memory, never mutated. */
     public short[] tokens;
+    /**
+     * The memory's term ids (its lexical half), what a model whose answers come from the memories' terms may
+     * write; null when the memory has none. Shared with the bank's stored memory, never mutated.
+     */
+    public int[] terms;
 
     public MemoryHit() {}
 
@@ -21,9 +26,14 @@ public class MemoryHit {
     }
 
     public MemoryHit(String docId, float score, float keyScore, short[] tokens) {
+        this(docId, score, keyScore, tokens, null);
+    }
+
+    public MemoryHit(String docId, float score, float keyScore, short[] tokens, int[] terms) {
         this.docId = docId;
         this.score = score;
         this.keyScore = keyScore;
         this.tokens = tokens;
+        this.terms = terms;
     }
 }

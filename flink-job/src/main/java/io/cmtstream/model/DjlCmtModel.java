@@ -83,6 +83,8 @@ public final class DjlCmtModel implements CmtModel {
     private final HuggingFaceTokenizer tokenizer;
     /** The lexical half of keys; null when the model matches by dense keys only. */
     private final LexicalWeighting lexical;
+    /** The ids answers may use when they come from the read memories' terms; null when answers use every id. */
+    private final AnswerVocabulary answerVocabulary;
     private final Model backbone;
     private final String backboneName;
     private final List<String> backboneInputs;
@@ -122,6 +124,8 @@ public final class DjlCmtModel implements CmtModel {
         // A retrieval-only model.json has no dims.vocab to check the table's length against.
         this.lexical = config.lexical() == null ? null
                 : LexicalWeighting.load(config.lexical(), config.hasReader() ? config.dims().vocab() : 0);
+        this.answerVocabulary = lexical != null && config.hasReader() && config.lexical().answersFromMemoryTerms()
+                ? AnswerVocabulary.of(lexical, config.dims().vocab()) : null;
     }
 
     /**
@@ -176,7 +180,8 @@ public final class DjlCmtModel implements CmtModel {
             model.selfCheck();
             LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
                     config.name(), config.version(), dir, (config.hasReader() ? "with reader" : "retrieval-only")
-                            + (config.lexical() != null ? ", dense + lexical matching" : ", dense matching"),
+                            + (config.lexical() != null ? ", dense + lexical matching" : ", dense matching")
+                            + (model.answerVocabulary != null ? ", answers from " + model.answerVocabulary : ""),
                     ortDevice, compressor == null ? "-" : compressor.getNDManager().getDevice(),
                     (System.nanoTime() - started) / 1_000_000);
             return model;
@@ -194,6 +199,11 @@ public final class DjlCmtModel implements CmtModel {
     /** The parsed model.json. */
     public ModelConfig config() {
         return config;
+    }
+
+    /** The ids answers may use ({@code lexical.answerVocabulary}); null when answers may use every id. */
+    AnswerVocabulary answerVocabulary() {
+        return answerVocabulary;
     }
 
     @Override
@@ -221,7 +231,8 @@ public final class DjlCmtModel implements CmtModel {
         }
         onThisThread();
         float[] prompt = aggregate(requests);
-        long[][] ids = generate(prompt, requests.size());
+        long[][] ids = generate(prompt, answerVocabulary == null ? null : answerVocabulary.masks(requests),
+                requests.size());
         List<String> answers = new ArrayList<>(ids.length);
         for (long[] answer : ids) {
             answers.add(AnswerText.cleanUp(tokenizer.decode(answer, true)));
@@ -281,6 +292,10 @@ public final class DjlCmtModel implements CmtModel {
                 throw new IllegalArgumentException(what + ": memory " + j + " must have " + width + " values, had "
                         + (memory == null ? "none" : memory.length));
             }
+        }
+        if (request.memoryTerms() != null && request.memoryTerms().size() != memories.size()) {
+            throw new IllegalArgumentException(what + ": " + memories.size() + " memories but "
+                    + request.memoryTerms().size() + " term lists");
         }
     }
 
@@ -511,9 +526,11 @@ public final class DjlCmtModel implements CmtModel {
      * {@code maxAnswerTokens} are out. Rows that finished early keep running (their tokens are discarded) so the
      * batch stays one tensor.
      *
+     * @param masks added to every step's logits, row-major {@code [batch, vocab]} ({@link AnswerVocabulary}), or
+     *     null for none
      * @return each row's answer ids, without {@code bos} and the token that ended it
      */
-    long[][] generate(float[] prompt, int batch) {
+    long[][] generate(float[] prompt, float[] masks, int batch) {
         int eos = config.tokens().eos();
         int pad = config.tokens().pad();
         int maxTokens = config.maxAnswerTokens();
@@ -527,9 +544,17 @@ public final class DjlCmtModel implements CmtModel {
         try (NDManager manager = reader.getNDManager().newSubManager()) {
             NDArray promptArray = promptArray(manager, prompt, batch);
             NDList state = readerPrefill(manager, promptArray, start);
+            NDArray maskArray = masks == null ? null : manager.create(masks, new Shape(batch, config.dims().vocab()));
             int finished = 0;
             for (int step = 1; ; step++) {
-                long[] next = state.get(0).argMax(1).toLongArray();
+                long[] next;
+                if (maskArray == null) {
+                    next = state.get(0).argMax(1).toLongArray();
+                } else {
+                    try (NDArray masked = state.get(0).add(maskArray)) {
+                        next = masked.argMax(1).toLongArray();
+                    }
+                }
                 for (int b = 0; b < batch; b++) {
                     if (done[b]) {
                         next[b] = pad;

@@ -98,6 +98,11 @@ public final class LexicalWeighting {
         return new TermWeights(terms, weights);
     }
 
+    /** Whether the lexical half weighs this id at all (idf above 0): specials, punctuation, common words do not. */
+    public boolean weighs(int id) {
+        return id >= 0 && id < idf.length && idf[id] > 0f;
+    }
+
     private int[] matchedTerms(long[] ids) {
         int[] terms = new int[ids.length];
         int n = 0;

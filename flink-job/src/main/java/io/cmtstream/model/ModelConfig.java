@@ -105,8 +105,23 @@ public record ModelConfig(
      * @param b BM25 length normalisation, in [0, 1]
      * @param averageLength the document length (tokens) that b normalises against
      * @param queryWeight the weight of the lexical score against the dense keys' dot product
+     * @param answersFromMemoryTerms whether answers may use only the read memories' terms and the ids the idf table
+     *     gives 0 (optional {@code answerVocabulary}: {@value #MEMORY_TERMS}, or {@value #ALL_IDS}, the default)
      */
-    public record Lexical(Path idf, double k1, double b, double averageLength, float queryWeight) {}
+    public record Lexical(Path idf, double k1, double b, double averageLength, float queryWeight,
+                          boolean answersFromMemoryTerms) {
+
+        /** The lexical half of a model whose answers may use every id. */
+        public Lexical(Path idf, double k1, double b, double averageLength, float queryWeight) {
+            this(idf, k1, b, averageLength, queryWeight, false);
+        }
+    }
+
+    /** {@code lexical.answerVocabulary}: answers from the read memories' terms ({@link AnswerVocabulary}). */
+    public static final String MEMORY_TERMS = "memory-terms";
+
+    /** {@code lexical.answerVocabulary}: answers from every id of the vocabulary. */
+    public static final String ALL_IDS = "all";
 
     /** Whether the model has a compressor head, aggregator and reader. */
     public boolean hasReader() {
@@ -238,8 +253,13 @@ public record ModelConfig(
         if (k1 == 0 || averageLength == 0) {
             throw new ModelLoadException(json + ": 'lexical.k1' and 'lexical.averageLength' must be positive");
         }
+        String vocabulary = keys.optionalString(node, "lexical.answerVocabulary");
+        if (vocabulary != null && !MEMORY_TERMS.equals(vocabulary) && !ALL_IDS.equals(vocabulary)) {
+            throw new ModelLoadException(json + ": 'lexical.answerVocabulary' is '" + vocabulary + "', must be '"
+                    + MEMORY_TERMS + "' or '" + ALL_IDS + "'");
+        }
         return new Lexical(keys.file(dir, node, "lexical.idf"), k1, b, averageLength,
-                (float) keys.number(node, "lexical.queryWeight"));
+                (float) keys.number(node, "lexical.queryWeight"), MEMORY_TERMS.equals(vocabulary));
     }
 
     /** Typed look-ups that name model.json and the dotted key in every failure. */

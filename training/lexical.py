@@ -23,7 +23,10 @@ pieces that the memory tokens do not pin down (a validation paragraph's "waste h
 the compressor's 48 numbers per token keep the identity of rare pieces of unseen text only approximately. With
 "memory-terms", greedy decoding takes only ids that the memories being read hold (the terms the memory bank
 stores with each memory) or ids of idf 0 (specials, punctuation, the commonest words); closed book (no memory)
-stays free. The choice between that and "all" is made here, on validation CMT top-1 F1.
+stays free. The choice between that and "all" is made here, on validation CMT top-1 F1, and so is maxAnswerTokens
+with the memory's terms: an answer longer than the longest span the aggregator lays out (softPrompt - 1 tokens)
+is a run-on (the reader, kept from a garbled piece, goes on to the token limit), and the cut is taken when it costs
+no validation F1.
 
     /usr/bin/python3 training/lexical.py [models/cmt-bge-small-squad [target/backbone]]
 Needs training/cache/features.pt (training/extract.py).
@@ -108,20 +111,31 @@ def memory_vocabulary(feats, P, idf):
     return allowed
 
 
-def choose_answer_vocabulary(feats, P, Q, gold, match, dense, idf, heads, tok, max_tokens):
-    """Answers from all ids, or only from the ids of the memories read: CMT top-1 F1 on validation decides."""
+def choose_answer_vocabulary(feats, P, Q, gold, match, dense, idf, heads, tok, max_tokens, span_tokens):
+    """(answer vocabulary, most answer tokens, validation figures): answers from all ids, or only from the ids of
+    the memories read, as CMT top-1 F1 on validation decides. An answer from the memory's terms that runs past the
+    longest span the aggregator lays out (`span_tokens`, P - 1) has lost its way: when cutting it there costs no
+    validation F1, maxAnswerTokens becomes that (a run-on answer is the slowest read of the query path)."""
     E, comp, agg, reader = heads
     pm, _ = encode(comp, E, feats, "p", P)
     qm, _ = encode(comp, E, feats, "q", Q)
     top = match.argmax(1)
     refs = [feats.qs[i]["answers"] for i in Q]
-    args = (agg, reader, E, qm, pm[top][:, None], dense.gather(1, top[:, None]), torch.ones(len(Q), 1), max_tokens)
+    inputs = (agg, reader, E, qm, pm[top][:, None], dense.gather(1, top[:, None]), torch.ones(len(Q), 1))
+    terms = memory_vocabulary(feats, P, idf)[top]
     figures = {}
-    for name, allowed in (("all", None), ("memory-terms", memory_vocabulary(feats, P, idf)[top])):
-        em, f1 = em_f1([tok.decode(x) for x in answer(*args, allowed=allowed)], refs)
-        figures[name] = {"EM": round(em, 2), "F1": round(f1, 2)}
-        print(f"answer vocabulary {name:<12} validation CMT top-1 EM {em:.2f} F1 {f1:.2f}", flush=True)
-    return max(figures, key=lambda n: (figures[n]["F1"], n == "all")), figures
+    for name, allowed, most in (("all", None, max_tokens), ("memory-terms", terms, max_tokens),
+                                (f"memory-terms, at most {span_tokens} tokens", terms, span_tokens)):
+        ids = answer(*inputs, most, allowed=allowed)
+        em, f1 = em_f1([tok.decode(x) for x in ids], refs)
+        figures[name] = {"EM": round(em, 2), "F1": round(f1, 2), "maxAnswerTokens": most,
+                         "longestAnswer": max(len(x) for x in ids),
+                         f"answersOver{span_tokens}Tokens": sum(len(x) > span_tokens for x in ids)}
+        print(f"answer vocabulary {name:<30} validation CMT top-1 {figures[name]}", flush=True)
+    if figures["all"]["F1"] >= figures["memory-terms"]["F1"]:
+        return "all", max_tokens, figures
+    capped = figures[f"memory-terms, at most {span_tokens} tokens"]
+    return "memory-terms", span_tokens if capped["F1"] >= figures["memory-terms"]["F1"] else max_tokens, figures
 
 
 def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
@@ -150,9 +164,11 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     best = max(WEIGHTS, key=lambda w: (sweep[str(w)]["recall@1"], sweep[str(w)]["recall@5"], -w))
     print(f"chosen queryWeight {best} on validation ({len(Q)} questions, {len(P)} paragraphs)", flush=True)
     tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
-    vocabulary, vocabulary_f1 = choose_answer_vocabulary(feats, P, Q, gold, dense + best * lexical, dense, idf,
-                                                         heads, tok, info["maxAnswerTokens"])
-    print(f"chosen answer vocabulary {vocabulary!r} on validation", flush=True)
+    trained_max = info["training"]["hyperparameters"]["max_answer"]      # train.py's, before any cut made here
+    vocabulary, most, vocabulary_f1 = choose_answer_vocabulary(
+        feats, P, Q, gold, dense + best * lexical, dense, idf, heads, tok, trained_max, info["dims"]["softPrompt"] - 1)
+    print(f"chosen answer vocabulary {vocabulary!r}, maxAnswerTokens {most} on validation", flush=True)
+    info["maxAnswerTokens"] = most
 
     idf.numpy().astype("<f4").tofile(os.path.join(model_dir, IDF_FILE))
     info["lexical"] = {"kind": "bm25-wordpiece", "idf": IDF_FILE, "k1": K1, "b": B,
@@ -160,6 +176,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     # Answers name the model version: matching changed, so the version does, though the weights did not.
     h = hashlib.sha256(idf.numpy().astype("<f4").tobytes())
     h.update(json.dumps(info["lexical"], sort_keys=True).encode())
+    h.update(json.dumps({"maxAnswerTokens": info["maxAnswerTokens"]}).encode())
     info["version"] = info["version"].split("-lexical-")[0] + "-lexical-" + h.hexdigest()[:6]
     info.setdefault("training", {})["lexical"] = {
         "command": "/usr/bin/python3 training/lexical.py " + model_dir,
@@ -169,7 +186,9 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
         "queryWeightChosenOn": f"validation split: {len(Q)} questions, {len(P)} paragraphs, recall@1",
         "validationRecallByQueryWeight": sweep,
         "answerVocabularyChosenOn": "validation split: CMT top-1 EM / F1 (the chosen queryWeight's matching, greedy "
-                                    "decoding) with answers from all ids or from the memory's terms",
+                                    "decoding) with answers from all ids or from the memory's terms; from the "
+                                    "memory's terms maxAnswerTokens is cut to the longest span the aggregator lays "
+                                    "out (softPrompt - 1) when that costs no validation F1",
         "validationAnswersByVocabulary": vocabulary_f1,
     }
     with open(path, "w") as f:

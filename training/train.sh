@@ -10,7 +10,8 @@
 #     articles, exports the TorchScript files and model.json (an optional second stage, --span_minutes N, trains
 #     a deeper span scorer with the rest frozen: training/span_stage.py, not used for the bundle);
 #  4. fits the lexical half of self-matching (training/lexical.py: BM25 statistics of the train paragraphs, the
-#     weight against the dense key chosen on validation) into the model directory;
+#     weight against the dense key chosen on validation) into the model directory, and chooses on validation
+#     whether answers are decoded from the read memories' terms only (lexical.answerVocabulary);
 #  5. writes the Java parity fixture src/test/resources/parity/parity.json.
 #
 # Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is

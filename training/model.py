@@ -523,10 +523,31 @@ class Reader(Head):
     def step(self, prompt, token, position, cache, emb, w=None):
         """token [B, 1] at answer position `position` ([1], long) after `cache` -> (logits [B, vocab], cache)."""
         with self.bound(w):
-            x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
-            bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
-            x, cache = self.run(x, cache, bias4)
+            x, cache = self.advance(prompt, token, position, cache, emb)
             return self.logits(x[:, -1], emb), cache
+
+    def advance(self, prompt, token, position, cache, emb):
+        x = self.tok_ln(F.embedding(token, emb) + self.pos[position][None]) + self.aligned(prompt)[:, position]
+        bias4 = torch.zeros_like(cache[0, :1, :1, :1, :1]).reshape(1, 1, 1, 1)
+        return self.run(x, cache, bias4)
+
+    # The same two calls scoring only the ids `among` [B, C] (logits [B, C], C ids per row, repeats allowed): when
+    # answers may use only a few hundred ids (the read memories' terms, docs/MODEL-CONTRACT.md "Answer
+    # vocabulary"), the product with the whole 30522-word embedding matrix, most of a step's time, is not needed.
+    def logits_among(self, x, emb, among):
+        y = self.out(self.out_ln(x))                                              # [B, H]
+        return self.scale * torch.einsum("bh,bch->bc", y, F.embedding(among, emb)) + self.out_bias[among]
+
+    def forward_among(self, prompt, answer, among, emb, w=None):
+        with self.bound(w):
+            x, cache, bias4 = self.start(prompt, answer, emb)
+            x, cache = self.run(x, cache, bias4)
+            return self.logits_among(x[:, -1], emb, among), cache
+
+    def step_among(self, prompt, token, position, cache, among, emb, w=None):
+        with self.bound(w):
+            x, cache = self.advance(prompt, token, position, cache, emb)
+            return self.logits_among(x[:, -1], emb, among), cache
 
 
 def quantize_all(module):

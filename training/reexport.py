@@ -12,6 +12,7 @@ only gets the new format; embeddings.pt is not touched.
     /usr/bin/python3 training/reexport.py [--model models/cmt-bge-small-squad] [--cache training/cache]
 """
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -209,6 +210,13 @@ def main():
         sizes[n] = (os.path.getsize(paths[n]), os.path.getsize(tmp[n]))
         os.replace(tmp[n], paths[n])
     info["format"] = FORMAT
+    info["readerScoresAmong"] = True      # trace_heads gives the reader forward_among / step_among
+    # the version names the files: same weights, new graphs, so a new hash (the lexical suffix stays)
+    h = hashlib.sha256()
+    for n in ("embeddings",) + HEADS:
+        h.update(open(paths[n], "rb").read())
+    date, rest = info["version"][:10], info["version"][10:]
+    info["version"] = date + "-" + h.hexdigest()[:8] + rest[9:]
     with open(json_path, "w") as f:
         json.dump(info, f, indent=2)
         f.write("\n")

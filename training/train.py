@@ -319,10 +319,12 @@ def trace_heads(comp, agg, reader, E, M, P, H=384):
     wc = comp.weights(LIKE)
     tc = torch.jit.trace_module(comp, {"forward": (h, ids, m, E, wc), "weights": (LIKE,)}, check_trace=False)
     ta = trace_aggregator(agg, M)
-    p, a = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1))
+    p, a, among = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1)), torch.randint(0, 30000, (2, 7))
     wr = reader.weights(LIKE)
     _, cache = reader(p, a, E, wr)
     tr = torch.jit.trace_module(reader, {"forward": (p, a, E, wr), "step": (p, a, torch.tensor([1]), cache, E, wr),
+                                         "forward_among": (p, a, among, E, wr),
+                                         "step_among": (p, a, torch.tensor([1]), cache, among, E, wr),
                                          "weights": (LIKE,)}, check_trace=False)
     return tc, ta, tr
 
@@ -360,11 +362,14 @@ def check_traces(comp, agg, reader, tc, ta, tr, E, M, P, H=384):
         worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr, wa)).abs().max()))
     for B, T in ((1, 1), (3, 7), (2, 12)):
         p, a = torch.randn(B, P, H), torch.randint(1000, 5000, (B, T))
+        among = torch.randint(0, E.size(0), (B, 3 * T + 2))
         full, _ = reader(p, a, E)
         logits, cache = tr(p, a[:, :1], E, wr)
+        some, _ = tr.forward_among(p, a[:, :1], among, E, wr)
         for t in range(1, T):
+            some, _ = tr.step_among(p, a[:, t:t + 1], torch.tensor([t]), cache, among, E, wr)
             logits, cache = tr.step(p, a[:, t:t + 1], torch.tensor([t]), cache, E, wr)
-        worst = max(worst, float((full - logits).abs().max()))
+        worst = max(worst, float((full - logits).abs().max()), float((full.gather(1, among) - some).abs().max()))
     return worst
 
 
@@ -465,6 +470,7 @@ def export(comp, agg, reader, embeddings, args, feats, tok, train_s, t_start, st
         "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "aggregator": "aggregator.pt",
                   "reader": "reader.pt"},
         "defaultTopK": best_k,
+        "readerScoresAmong": True,
         "training": {
             "data": "SQuAD v1.1 dev set, 38 open articles (data/squad/squad-v1.1-dev-open.json, CC BY-SA 4.0); "
                     "trained on the 28 train articles only (6275 questions), k chosen on the 4 validation "

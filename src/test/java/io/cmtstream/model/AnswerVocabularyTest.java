@@ -64,6 +64,15 @@ class AnswerVocabularyTest {
     }
 
     @Test
+    void candidatesAreEachRowsAllowedIdsPaddedWithItsFirstId() {
+        long[][] rows = vocabulary.candidates(List.of(request(new int[] {4, 7}), request(new int[] {2}, new int[] {9, 5})));
+        assertArrayEquals(new long[] {0, 1, 4, 7, 0}, rows[0], "padded to the widest row with its own first id");
+        assertArrayEquals(new long[] {0, 1, 2, 5, 9}, rows[1]);
+        assertNull(vocabulary.candidates(List.of(request(new int[] {4}),
+                new AnswerRequest(TOKENS, List.of(), new float[0]))), "a closed-book row needs every id scored");
+    }
+
+    @Test
     void aTermOutsideTheVocabularyIsABadRequest() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> vocabulary.allowed(request(new int[] {10})));

@@ -205,6 +205,18 @@ class ModelConfigTest {
     }
 
     @Test
+    void theReaderScoresAmongGivenIdsOnlyWhenModelJsonSaysSo() throws IOException {
+        ObjectNode root = fullModel();
+        write(root);
+        assertFalse(ModelConfig.read(dir).readerScoresAmong(), "default: the reader has forward and step only");
+        root.put("readerScoresAmong", true);
+        write(root);
+        assertTrue(ModelConfig.read(dir).readerScoresAmong());
+        root.put("readerScoresAmong", "yes");
+        assertTrue(failure(root).contains("'readerScoresAmong' must be true or false, was \"yes\""));
+    }
+
+    @Test
     void answersComeFromTheMemoriesTermsOnlyWhenTheLexicalSectionSaysSo() throws IOException {
         ObjectNode root = withLexical(fullModel());
         write(root);

@@ -169,6 +169,14 @@ class ParityITCase {
                 "one memory: free answer ids");
         assertArrayEquals(longs(single.get("memoryTermsAnswerIds")),
                 model.generate(prompt, vocabulary.masks(List.of(one)), 1)[0], "one memory: answer ids from its terms");
+        if (model.config().readerScoresAmong()) {
+            assertArrayEquals(longs(single.get("memoryTermsAnswerIds")),
+                    model.generateAmong(prompt, vocabulary.candidates(List.of(one)))[0],
+                    "one memory: scoring only its terms' ids (step_among) gives the same answer");
+            assertArrayEquals(longs(decoding.get("memoryTermsAnswerIds")), model.generateAmong(model.aggregate(
+                    List.of(withTerms)), vocabulary.candidates(List.of(withTerms)))[0], "k = 2: the same through "
+                    + "step_among");
+        }
         if (model.config().lexical().answersFromMemoryTerms()) {
             // what the job does: the model's own vocabulary, through the public API
             assertEquals(decoding.get("memoryTermsAnswerText").asText(), model.answer(List.of(withTerms)).get(0),

@@ -1,5 +1,6 @@
 package io.cmtstream.model;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -83,6 +84,37 @@ public final class AnswerVocabulary {
             }
         }
         return masks;
+    }
+
+    /**
+     * The ids each request's answer may use, ascending, as rows of one width (a short row repeats its first id,
+     * which changes no arg-max): what the reader's {@code forward_among} / {@code step_among} score instead of the
+     * whole vocabulary. Null when some request is unrestricted, which needs every id scored.
+     */
+    public long[][] candidates(List<AnswerRequest> requests) {
+        long[][] rows = new long[requests.size()][];
+        int width = 0;
+        for (int r = 0; r < rows.length; r++) {
+            boolean[] allowed = allowed(requests.get(r));
+            if (allowed == null) {
+                return null;
+            }
+            int n = 0;
+            long[] ids = new long[allowed.length];
+            for (int id = 0; id < allowed.length; id++) {
+                if (allowed[id]) {
+                    ids[n++] = id;
+                }
+            }
+            rows[r] = Arrays.copyOf(ids, n);
+            width = Math.max(width, n);
+        }
+        for (int r = 0; r < rows.length; r++) {
+            int n = rows[r].length;
+            rows[r] = Arrays.copyOf(rows[r], width);
+            Arrays.fill(rows[r], n, width, rows[r][0]);
+        }
+        return rows;
     }
 
     @Override

@@ -65,6 +65,8 @@ public final class DjlCmtModel implements CmtModel {
     private static final String[] BACKBONE_INPUTS = {"input_ids", "attention_mask", "token_type_ids"};
     private static final String SELF_CHECK_TEXT = "What does the model remember?";
     private static final String READER_STEP = "step";
+    private static final String READER_FORWARD_AMONG = "forward_among";
+    private static final String READER_STEP_AMONG = "step_among";
     /**
      * TorchScript's profiling graph executor re-specialises a graph for every new input shape it meets, and every
      * call here brings new ones (batch size, text length, answer position, cache length): left on (DJL's default)
@@ -231,8 +233,15 @@ public final class DjlCmtModel implements CmtModel {
         }
         onThisThread();
         float[] prompt = aggregate(requests);
-        long[][] ids = generate(prompt, answerVocabulary == null ? null : answerVocabulary.masks(requests),
-                requests.size());
+        long[][] ids;
+        if (answerVocabulary == null) {
+            ids = generate(prompt, null, requests.size());
+        } else {
+            // scoring only the allowed ids saves most of a step; a batch with an unrestricted row scores them all
+            long[][] among = config.readerScoresAmong() ? answerVocabulary.candidates(requests) : null;
+            ids = among != null ? generateAmong(prompt, among)
+                    : generate(prompt, answerVocabulary.masks(requests), requests.size());
+        }
         List<String> answers = new ArrayList<>(ids.length);
         for (long[] answer : ids) {
             answers.add(AnswerText.cleanUp(tokenizer.decode(answer, true)));
@@ -531,6 +540,18 @@ public final class DjlCmtModel implements CmtModel {
      * @return each row's answer ids, without {@code bos} and the token that ended it
      */
     long[][] generate(float[] prompt, float[] masks, int batch) {
+        return generate(prompt, masks, null, batch);
+    }
+
+    /**
+     * Greedy decoding that scores only the ids of each row of {@code among} ({@code [batch][C]}, see
+     * {@link AnswerVocabulary#candidates}) through the reader's {@code forward_among} and {@code step_among}.
+     */
+    long[][] generateAmong(float[] prompt, long[][] among) {
+        return generate(prompt, null, among, among.length);
+    }
+
+    private long[][] generate(float[] prompt, float[] masks, long[][] among, int batch) {
         int eos = config.tokens().eos();
         int pad = config.tokens().pad();
         int maxTokens = config.maxAnswerTokens();
@@ -543,16 +564,24 @@ public final class DjlCmtModel implements CmtModel {
         }
         try (NDManager manager = reader.getNDManager().newSubManager()) {
             NDArray promptArray = promptArray(manager, prompt, batch);
-            NDList state = readerPrefill(manager, promptArray, start);
+            NDArray amongArray = among == null ? null : manager.create(flatten(among),
+                    new Shape(batch, among[0].length));
+            NDList state = amongArray == null ? readerPrefill(manager, promptArray, start)
+                    : readerPrefillAmong(manager, promptArray, start, amongArray);
             NDArray maskArray = masks == null ? null : manager.create(masks, new Shape(batch, config.dims().vocab()));
             int finished = 0;
             for (int step = 1; ; step++) {
                 long[] next;
-                if (maskArray == null) {
-                    next = state.get(0).argMax(1).toLongArray();
-                } else {
+                if (maskArray != null) {
                     try (NDArray masked = state.get(0).add(maskArray)) {
                         next = masked.argMax(1).toLongArray();
+                    }
+                } else {
+                    next = state.get(0).argMax(1).toLongArray();
+                }
+                if (among != null) {
+                    for (int b = 0; b < batch; b++) {
+                        next[b] = among[b][(int) next[b]];
                     }
                 }
                 for (int b = 0; b < batch; b++) {
@@ -572,7 +601,7 @@ public final class DjlCmtModel implements CmtModel {
                     break;
                 }
                 NDList previous = state;
-                state = readerStep(manager, promptArray, next, step, previous.get(1));
+                state = readerStep(manager, promptArray, next, step, previous.get(1), amongArray);
                 previous.close();
             }
         }
@@ -607,27 +636,67 @@ public final class DjlCmtModel implements CmtModel {
         return outputs;
     }
 
-    /** The reader's {@code step}: one token per row at answer position {@code position}, after {@code cache}. */
-    private NDList readerStep(NDManager manager, NDArray prompt, long[] tokens, int position, NDArray cache) {
-        String file = fileName(config.files().reader());
+    /** The reader's {@code forward_among}: {@link #readerPrefill} scoring only the ids of {@code among}. */
+    private NDList readerPrefillAmong(NDManager manager, NDArray prompt, long[][] answers, NDArray among) {
+        NDArray tokens = manager.create(flatten(answers), new Shape(answers.length, answers[0].length));
+        try {
+            return readerMethod(manager, READER_FORWARD_AMONG, among, prompt, tokens, among);
+        } finally {
+            tokens.close();
+        }
+    }
+
+    /**
+     * The reader's {@code step} (or {@code step_among} when {@code among} is given): one token per row at answer
+     * position {@code position}, after {@code cache}.
+     */
+    private NDList readerStep(NDManager manager, NDArray prompt, long[] tokens, int position, NDArray cache,
+                              NDArray among) {
         NDArray token = manager.create(tokens, new Shape(tokens.length, 1));
         NDArray at = manager.create(new long[] {position}, new Shape(1));
-        IValue[] inputs = {IValue.from((PtNDArray) prompt), IValue.from((PtNDArray) token), IValue.from((PtNDArray) at),
-                IValue.from((PtNDArray) cache), IValue.from((PtNDArray) weights.embeddings()),
-                IValue.from((PtNDArray) weights.reader())};
-        try (IValue result = IValueUtils.runMethod((PtSymbolBlock) reader.getBlock(), READER_STEP, inputs)) {
-            NDList outputs = result.toNDList((PtNDManager) manager);
+        try {
+            return among == null ? readerMethod(manager, READER_STEP, null, prompt, token, at, cache)
+                    : readerMethod(manager, READER_STEP_AMONG, among, prompt, token, at, cache, among);
+        } finally {
             token.close();
             at.close();
-            expectShape(file, "logits", outputs.get(0), tokens.length, config.dims().vocab());
+        }
+    }
+
+    /**
+     * Runs a method of the reader with {@code inputs} followed by the embeddings and the reader's weights; checks
+     * that its logits score {@code among}'s ids (or the whole vocabulary when null) for every row.
+     */
+    private NDList readerMethod(NDManager manager, String method, NDArray among, NDArray... inputs) {
+        String file = fileName(config.files().reader());
+        IValue[] values = new IValue[inputs.length + 2];
+        for (int i = 0; i < inputs.length; i++) {
+            values[i] = IValue.from((PtNDArray) inputs[i]);
+        }
+        values[inputs.length] = IValue.from((PtNDArray) weights.embeddings());
+        values[inputs.length + 1] = IValue.from((PtNDArray) weights.reader());
+        try (IValue result = IValueUtils.runMethod((PtSymbolBlock) reader.getBlock(), method, values)) {
+            NDList outputs = result.toNDList((PtNDManager) manager);
+            long rows = inputs[0].getShape().get(0);
+            expectShape(file, "logits", outputs.get(0), rows, among == null ? config.dims().vocab()
+                    : among.getShape().get(1));
             return outputs;
         } catch (RuntimeException e) {
-            throw new IllegalStateException(file + " " + READER_STEP + " failed: " + rootMessage(e), e);
+            throw new IllegalStateException(file + " " + method + " failed: " + rootMessage(e), e);
         } finally {
-            for (IValue input : inputs) {
-                input.close();
+            for (IValue value : values) {
+                value.close();
             }
         }
+    }
+
+    private static long[] flatten(long[][] rows) {
+        int width = rows[0].length;
+        long[] flat = new long[rows.length * width];
+        for (int r = 0; r < rows.length; r++) {
+            System.arraycopy(rows[r], 0, flat, r * width, width);
+        }
+        return flat;
     }
 
     /** Runs the embeddings file once: its output, the de-quantised matrix, lives in {@code into}. */
@@ -749,6 +818,10 @@ public final class DjlCmtModel implements CmtModel {
                         List.of(encodings.get(0).memoryTokens()), new float[] {1f})));
                 long[][] start = {{config.tokens().bos()}};
                 readerLogits(prompt, start);
+                if (config.readerScoresAmong()) {
+                    // decoding that may only say [bos] runs every step: the methods exist and honour their shapes
+                    generate(prompt, null, new long[][] {{config.tokens().bos()}}, 1);
+                }
             }
         } catch (RuntimeException e) {
             throw new ModelLoadException("model " + config.dir() + " fails its self-check: " + e.getMessage(), e);

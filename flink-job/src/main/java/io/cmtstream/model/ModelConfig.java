@@ -32,6 +32,8 @@ import java.util.Objects;
  * @param files the TorchScript files, or null for a retrieval-only model
  * @param defaultTopK the k the model was tuned with (optional {@code defaultTopK}), 0 when model.json has none
  * @param lexical the lexical half of self-matching (optional {@code lexical}), null when matching is dense only
+ * @param readerScoresAmong whether the reader file also has {@code forward_among} and {@code step_among}, which
+ *     score only the ids they are given (optional {@code readerScoresAmong}, default false)
  */
 public record ModelConfig(
         Path dir,
@@ -45,7 +47,8 @@ public record ModelConfig(
         SpecialTokens tokens,
         ModelFiles files,
         int defaultTopK,
-        Lexical lexical) {
+        Lexical lexical,
+        boolean readerScoresAmong) {
 
     /** The contract version this runtime reads. */
     public static final String FORMAT = "cmt-model/3";
@@ -211,7 +214,7 @@ public record ModelConfig(
         if (retrievalOnly) {
             Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0, 0, 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical, false);
         }
 
         JsonNode d = keys.object(root, "dims");
@@ -235,7 +238,7 @@ public record ModelConfig(
                 keys.file(dir, filesNode, "compressor"),
                 keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files, defaultTopK, lexical);
+                maxAnswerTokens, tokens, files, defaultTopK, lexical, keys.optionalBoolean(root, "readerScoresAmong"));
     }
 
     private static Lexical lexical(Path dir, Path json, Keys keys, JsonNode node) {
@@ -292,6 +295,17 @@ public record ModelConfig(
         String optionalString(JsonNode parent, String dotted) {
             JsonNode node = parent.get(leaf(dotted));
             return node == null || node.isNull() ? null : string(parent, dotted);
+        }
+
+        boolean optionalBoolean(JsonNode parent, String dotted) {
+            JsonNode node = parent.get(leaf(dotted));
+            if (node == null || node.isNull()) {
+                return false;
+            }
+            if (!node.isBoolean()) {
+                throw new ModelLoadException(json + ": '" + dotted + "' must be true or false, was " + node);
+            }
+            return node.asBoolean();
         }
 
         int positiveInt(JsonNode parent, String dotted) {

@@ -102,16 +102,22 @@ def lexical_scores(feats, P, Q, idf, avg):
     return QM @ W.t()
 
 
-def memory_vocabulary(feats, P, idf):
-    """[paragraphs, vocab] bool: the ids an answer may use when a paragraph's memory is read, its terms (the ids
-    the memory bank stores with the memory) plus every id of idf 0 (specials, punctuation, the commonest words)."""
-    allowed = (idf == 0).repeat(len(P), 1)
-    for r, i in enumerate(P):
-        allowed[r, [t for t in set(feats.paras[i]["ids"]) if idf[t] > 0]] = True
+def answer_vocabulary(idf, *documents):
+    """[vocab] bool: the ids an answer may use when memories of these documents' token ids are read, their terms
+    (the ids the memory bank stores with each memory) plus every id of idf 0 (specials, punctuation, the commonest
+    words); what the Java runtime's AnswerVocabulary allows."""
+    allowed = idf == 0
+    for ids in documents:
+        allowed[[t for t in set(ids) if idf[t] > 0]] = True
     return allowed
 
 
-def choose_answer_vocabulary(feats, P, Q, gold, match, dense, idf, heads, tok, max_tokens, span_tokens):
+def memory_vocabulary(feats, P, idf):
+    """[paragraphs, vocab] bool: `answer_vocabulary` of each paragraph's memory read alone."""
+    return torch.stack([answer_vocabulary(idf, feats.paras[i]["ids"]) for i in P])
+
+
+def choose_answer_vocabulary(feats, P, Q, match, dense, idf, heads, tok, max_tokens, span_tokens):
     """(answer vocabulary, most answer tokens, validation figures): answers from all ids, or only from the ids of
     the memories read, as CMT top-1 F1 on validation decides. An answer from the memory's terms that runs past the
     longest span the aggregator lays out (`span_tokens`, P - 1) has lost its way: when cutting it there costs no
@@ -166,7 +172,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     tok = WordPiece(os.path.join(backbone, info["backbone"]["tokenizerResource"]))
     trained_max = info["training"]["hyperparameters"]["max_answer"]      # train.py's, before any cut made here
     vocabulary, most, vocabulary_f1 = choose_answer_vocabulary(
-        feats, P, Q, gold, dense + best * lexical, dense, idf, heads, tok, trained_max, info["dims"]["softPrompt"] - 1)
+        feats, P, Q, dense + best * lexical, dense, idf, heads, tok, trained_max, info["dims"]["softPrompt"] - 1)
     print(f"chosen answer vocabulary {vocabulary!r}, maxAnswerTokens {most} on validation", flush=True)
     info["maxAnswerTokens"] = most
 
@@ -193,6 +199,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     }
     with open(path, "w") as f:
         json.dump(info, f, indent=2)
+        f.write("\n")
     print(f"wrote {IDF_FILE} and the lexical section of {path}", flush=True)
 
 

@@ -620,13 +620,9 @@ public final class DjlCmtModel implements CmtModel {
     private NDList readerPrefill(NDManager manager, NDArray prompt, long[][] answers) {
         int batch = answers.length;
         int length = answers[0].length;
-        long[] flat = new long[batch * length];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(answers[b], 0, flat, b * length, length);
-        }
         String file = fileName(config.files().reader());
         NDList outputs = forward(reader, file, manager,
-                new NDList(prompt, manager.create(flat, new Shape(batch, length)), weights.embeddings(),
+                new NDList(prompt, manager.create(flatten(answers), new Shape(batch, length)), weights.embeddings(),
                         weights.reader()));
         if (outputs.size() != 2) {
             throw new IllegalStateException(file + " must return (logits, cache), returned " + outputs.size()

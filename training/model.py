@@ -516,9 +516,12 @@ class Reader(Head):
     def forward(self, prompt, answer, emb, w=None):
         """Prefill: logits [B, vocab] of the token after `answer` and the cache [2*layers, B, heads, P+T, dh]."""
         with self.bound(w):
-            x, cache, bias4 = self.start(prompt, answer, emb)
-            x, cache = self.run(x, cache, bias4)
+            x, cache = self.prefill(prompt, answer, emb)
             return self.logits(x[:, -1], emb), cache
+
+    def prefill(self, prompt, answer, emb):
+        x, cache, bias4 = self.start(prompt, answer, emb)
+        return self.run(x, cache, bias4)
 
     def step(self, prompt, token, position, cache, emb, w=None):
         """token [B, 1] at answer position `position` ([1], long) after `cache` -> (logits [B, vocab], cache)."""
@@ -540,8 +543,7 @@ class Reader(Head):
 
     def forward_among(self, prompt, answer, among, emb, w=None):
         with self.bound(w):
-            x, cache, bias4 = self.start(prompt, answer, emb)
-            x, cache = self.run(x, cache, bias4)
+            x, cache = self.prefill(prompt, answer, emb)
             return self.logits_among(x[:, -1], emb, among), cache
 
     def step_among(self, prompt, token, position, cache, among, emb, w=None):

@@ -244,7 +244,7 @@ public final class ModelEvaluation {
         for (int i = 0; i < hits.size(); i++) {
             Encoding memory = byParagraph.get(hits.get(i).id());
             memories.add(memory.memoryTokens());
-            terms.add(memory.terms() == null ? null : memory.terms().terms());
+            terms.add(memory.terms().terms());
             // BM25 and oracle hits carry no key score; the aggregator wants the cosine of the keys either way.
             scores[i] = (float) KeyRetriever.dot(question.key(), memory.key());
         }

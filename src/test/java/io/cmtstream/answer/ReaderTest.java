@@ -5,7 +5,7 @@ import io.cmtstream.avro.AnswerStatus;
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.memory.MemoryHit;
 import io.cmtstream.model.AnswerRequest;
-import io.cmtstream.model.Float16;
+import io.cmtstream.model.MemoryStates;
 import io.cmtstream.model.ModelInfo;
 import org.junit.jupiter.api.Test;
 
@@ -15,19 +15,18 @@ import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ReaderTest {
-    private static final ModelInfo WITH_READER = new ModelInfo("m", "1", 2, 2, 1, true, 256);
-    private static final ModelInfo RETRIEVAL_ONLY = new ModelInfo("m", "1", 2, 2, 0, false, 256);
+    private static final ModelInfo WITH_READER = new ModelInfo("m", "1", 2, 2, true, 256, 64);
+    private static final ModelInfo RETRIEVAL_ONLY = new ModelInfo("m", "1", 2, 2, false, 256, 64);
 
     static RetrievedContext context(MemoryHit... hits) {
         EncodedQuery q = new EncodedQuery();
         q.tenant = "acme";
         q.queryId = "q1";
         q.askedAt = 1000;
-        q.tokens = new float[] {0.5f, -1f};
+        q.states = new float[] {0.5f, -1f, 0f, 2f};
         RetrievedContext c = new RetrievedContext();
         c.query = q;
         c.hits = hits;
@@ -42,39 +41,44 @@ class ReaderTest {
         });
     }
 
+    /** A hit with a memory of one token of two states. */
+    private static MemoryHit hit(String docId, float score, float keyScore, byte state) {
+        return new MemoryHit(docId, score, keyScore, new byte[] {state, 0}, new float[] {0.5f},
+                new short[] {(short) (100 + state)});
+    }
+
     @Test
     void readerGetsTheQuestionAndTheTopKMemoriesInOrder() {
         List<AnswerRequest> seen = new ArrayList<>();
         Reader reader = recording(seen);
-        Answer a = reader.read(context(new MemoryHit("d1", 0.9f, Float16.pack(new float[] {1f, 2f})),
-                new MemoryHit("d2", 0.4f, Float16.pack(new float[] {3f, 4f})))).join();
+        Answer a = reader.read(context(hit("d1", 0.9f, 0.9f, (byte) 1), hit("d2", 0.4f, 0.4f, (byte) 3))).join();
         assertEquals("Tesla", a.getAnswer());
         assertEquals(AnswerStatus.ANSWERED, a.getStatus());
         assertEquals(List.of("d1", "d2"), a.getEvidence().stream().map(e -> e.getDocId()).toList());
-        assertArrayEquals(new float[] {3f, 4f}, seen.get(0).memories().get(1));
-        assertArrayEquals(new float[] {0.9f, 0.4f}, seen.get(0).scores());
+        assertArrayEquals(new float[] {0.5f, -1f, 0f, 2f}, seen.get(0).questionStates());
+        MemoryStates second = seen.get(0).memories().get(1);
+        assertArrayEquals(new byte[] {3, 0}, second.states());
+        assertArrayEquals(new float[] {0.5f}, second.scales());
+        assertArrayEquals(new short[] {103}, second.pieces());
         assertEquals("m@1", a.getModelVersion());
     }
 
     @Test
-    void theRequestCarriesEachMemorysTermsInOrderUnknownOnesAsNull() {
-        List<AnswerRequest> seen = new ArrayList<>();
-        recording(seen).read(context(new MemoryHit("d1", 1.3f, 0.7f, Float16.pack(new float[] {1f, 2f}),
-                new int[] {7, 9}), new MemoryHit("d2", 0.4f, Float16.pack(new float[] {3f, 4f})))).join();
-        List<int[]> terms = seen.get(0).memoryTerms();
-        assertEquals(2, terms.size());
-        assertArrayEquals(new int[] {7, 9}, terms.get(0));
-        assertNull(terms.get(1), "a memory without a lexical half");
+    void theEvidenceShowsTheMatchScore() {
+        // Matched dense + lexical (1.3) on a key cosine of 0.7: the evidence shows what ranked the memory.
+        Answer a = recording(new ArrayList<>()).read(context(hit("d1", 1.3f, 0.7f, (byte) 1))).join();
+        assertEquals(1.3f, a.getEvidence().get(0).getScore(), 1e-6);
     }
 
     @Test
-    void theAggregatorReadsTheKeysCosineWhileTheEvidenceShowsTheMatchScore() {
+    void memoriesStoredWithoutStatesAreNotRead() {
         List<AnswerRequest> seen = new ArrayList<>();
-        Reader reader = recording(seen);
-        // Matched dense + lexical (1.3), but the aggregator was trained on the dense cosine (0.7).
-        Answer a = reader.read(context(new MemoryHit("d1", 1.3f, 0.7f, Float16.pack(new float[] {1f, 2f})))).join();
-        assertArrayEquals(new float[] {0.7f}, seen.get(0).scores());
-        assertEquals(1.3f, a.getEvidence().get(0).getScore(), 1e-6);
+        // state written under an older model contract: matched, shown as evidence, but nothing to read
+        Answer a = recording(seen).read(context(new MemoryHit("old", 0.9f), hit("d2", 0.4f, 0.4f, (byte) 3)))
+                .join();
+        assertEquals(1, seen.get(0).memories().size());
+        assertArrayEquals(new short[] {103}, seen.get(0).memories().get(0).pieces());
+        assertEquals(List.of("old", "d2"), a.getEvidence().stream().map(e -> e.getDocId()).toList());
     }
 
     @Test
@@ -82,20 +86,20 @@ class ReaderTest {
         Reader reader = new Reader(RETRIEVAL_ONLY, r -> {
             throw new AssertionError("no reader to call");
         });
-        Answer a = reader.read(context(new MemoryHit("d1", 0.9f, new short[0]))).join();
+        Answer a = reader.read(context(new MemoryHit("d1", 0.9f))).join();
         assertEquals("", a.getAnswer());
         assertEquals(AnswerStatus.NO_READER, a.getStatus());
         assertEquals("d1", a.getEvidence().get(0).getDocId());
     }
 
     @Test
-    void tenantWithoutMemoriesGetsAClosedBookAnswerMarkedSo() {
+    void tenantWithoutMemoriesGetsAnEmptyAnswerMarkedSoWithoutAModelCall() {
         Reader reader = new Reader(WITH_READER, r -> {
-            assertTrue(r.memories().isEmpty());
-            return CompletableFuture.completedFuture("guess");
+            throw new AssertionError("a span reader has nothing to read without memories");
         });
         Answer a = reader.read(context()).join();
         assertEquals(AnswerStatus.NO_MEMORY, a.getStatus());
+        assertEquals("", a.getAnswer());
         assertTrue(a.getEvidence().isEmpty());
     }
 }

@@ -13,7 +13,6 @@ import io.cmtstream.memory.KeyMatrix;
 import io.cmtstream.memory.Memory;
 import io.cmtstream.model.DjlCmtModel;
 import io.cmtstream.model.Encoding;
-import io.cmtstream.model.Float16;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.configuration.Configuration;
@@ -370,8 +369,9 @@ final class JobBench {
                 }
                 for (int i = 0; i < encodings.size(); i++) {
                     Encoding e = encodings.get(i);
-                    realMemories.add(new Memory("p" + i, 0, e.key(), Float16.pack(e.memoryTokens()),
-                            paragraphs.get(i).length(), null, null).withTerms(e.terms().terms(), e.terms().weights()));
+                    realMemories.add(new Memory("p" + i, 0, e.key(), e.memory().states(), e.memory().scales(),
+                            e.memory().pieces(), paragraphs.get(i).length(), null, null)
+                            .withTerms(e.terms().terms(), e.terms().weights()));
                 }
             }
         }
@@ -389,13 +389,17 @@ final class JobBench {
     /** Memory i of the bank is a copy of real memory i mod n. */
     static final class Replicate implements MapFunction<Long, CompressedDocument> {
         private final float[][] keys;
-        private final short[][] tokens;
+        private final byte[][] states;
+        private final float[][] scales;
+        private final short[][] pieces;
         private final int[][] terms;
         private final float[][] termWeights;
 
         Replicate(List<Memory> base) {
             keys = base.stream().map(m -> m.key).toArray(float[][]::new);
-            tokens = base.stream().map(m -> m.tokens).toArray(short[][]::new);
+            states = base.stream().map(m -> m.states).toArray(byte[][]::new);
+            scales = base.stream().map(m -> m.stateScales).toArray(float[][]::new);
+            pieces = base.stream().map(m -> m.pieces).toArray(short[][]::new);
             terms = base.stream().map(m -> m.terms).toArray(int[][]::new);
             termWeights = base.stream().map(m -> m.termWeights).toArray(float[][]::new);
         }
@@ -403,7 +407,8 @@ final class JobBench {
         @Override
         public CompressedDocument map(Long i) {
             int b = (int) (i % keys.length);
-            Memory m = new Memory("rep-" + i, 0, keys[b], tokens[b], 0, null, null).withTerms(terms[b], termWeights[b]);
+            Memory m = new Memory("rep-" + i, 0, keys[b], states[b], scales[b], pieces[b], 0, null, null)
+                    .withTerms(terms[b], termWeights[b]);
             return CompressedDocument.upsert("bench", m, 0, false);
         }
     }

@@ -3,6 +3,7 @@ package io.cmtstream.eval;
 import io.cmtstream.model.AnswerRequest;
 import io.cmtstream.model.CmtModel;
 import io.cmtstream.model.Encoding;
+import io.cmtstream.model.MemoryStates;
 import io.cmtstream.model.ModelInfo;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -137,7 +138,7 @@ class ModelEvaluationTest {
 
         @Override
         public ModelInfo info() {
-            return new ModelInfo("fake", "0", 1, DIM, retrievalOnly ? 0 : 1, !retrievalOnly, 256);
+            return new ModelInfo("fake", "0", 1, DIM, !retrievalOnly, 256, 64);
         }
 
         @Override
@@ -165,8 +166,11 @@ class ModelEvaluationTest {
             for (int i = 0; i < DIM; i++) {
                 key[i] /= (float) Math.max(Math.sqrt(norm), 1e-9);
             }
-            float[] memory = retrievalOnly ? new float[0] : new float[] {position};
-            return new Encoding(key, memory, words.length, words.length > 256);
+            // the text's position rides in the question's states and in the memory's one scale
+            float[] states = retrievalOnly ? new float[0] : new float[] {position};
+            MemoryStates memory = retrievalOnly ? MemoryStates.NONE
+                    : new MemoryStates(new byte[0], new float[] {position}, new short[1]);
+            return new Encoding(key, states, memory, words.length, words.length > 256);
         }
 
         @Override
@@ -175,11 +179,11 @@ class ModelEvaluationTest {
                 throw new UnsupportedOperationException("retrieval-only");
             }
             return requests.stream().map(r -> {
-                SquadDataset.Question q = questions.get((int) r.questionTokens()[0]);
-                if (r.memories().isEmpty() || r.scores().length != r.memories().size()) {
+                SquadDataset.Question q = questions.get((int) r.questionStates()[0]);
+                if (r.memories().isEmpty()) {
                     return "";
                 }
-                String first = paragraphIds.get((int) r.memories().get(0)[0]);
+                String first = paragraphIds.get((int) r.memories().get(0).scales()[0]);
                 return first.equals(q.paragraphId()) ? q.answers().get(0) : "";
             }).toList();
         }

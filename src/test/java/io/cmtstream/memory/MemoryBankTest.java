@@ -9,7 +9,6 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,21 +39,24 @@ class MemoryBankTest {
     }
 
     static Memory memory(String id, float... key) {
-        return new Memory(id, 0, key, new short[] {1, 2}, 10, null, null);
+        return new Memory(id, 0, key, new byte[] {1, 2, 3, 4}, new float[] {0.5f, 0.25f},
+                new short[] {101, 102}, 10, null, null);
     }
 
     private final MapStore store = new MapStore();
     private final MemoryBank bank = new MemoryBank(store, new KeyMatrix());
 
     @Test
-    void topKReturnsBestMatchesFirstWithTheirTokens() throws Exception {
+    void topKReturnsBestMatchesFirstWithWhatTheReaderReads() throws Exception {
         bank.upsert(memory("a", 1, 0));
         bank.upsert(memory("b", 0, 1));
         bank.upsert(memory("c", 0.6f, 0.8f));
         List<MemoryHit> hits = bank.topK(new float[] {0, 1}, 2);
         assertEquals(List.of("b", "c"), hits.stream().map(h -> h.docId).toList());
         assertEquals(1f, hits.get(0).score, 1e-6);
-        assertEquals(2, hits.get(0).tokens.length);
+        assertArrayEquals(new byte[] {1, 2, 3, 4}, hits.get(0).states);
+        assertArrayEquals(new float[] {0.5f, 0.25f}, hits.get(0).stateScales);
+        assertArrayEquals(new short[] {101, 102}, hits.get(0).pieces);
     }
 
     @Test
@@ -126,11 +128,9 @@ class MemoryBankTest {
             assertEquals(hits.get(i).docId, scoped.get(i).docId);
             assertEquals(hits.get(i).score, scoped.get(i).score, 1e-6f);
             assertEquals(hits.get(i).keyScore, scoped.get(i).keyScore, 0f);
-            assertArrayEquals(hits.get(i).terms, again.get(i).terms, "hits carry their memory's terms");
-            assertArrayEquals(hits.get(i).terms, scoped.get(i).terms);
+            assertArrayEquals(hits.get(i).pieces, again.get(i).pieces, "hits carry their memory's pieces");
+            assertArrayEquals(hits.get(i).pieces, scoped.get(i).pieces);
         }
-        assertArrayEquals(new int[] {8}, hits.get(0).terms, "the reader's answer vocabulary (AnswerVocabulary)");
-        assertNull(hits.get(2).terms, "none for state written before lexical matching");
     }
 
     @Test

@@ -39,8 +39,8 @@ class ShardingTest {
 
     @Test
     void mergeKeepsTheGlobalBestOfTheShardsLocalBest() {
-        MemoryHit[] s0 = {new MemoryHit("a", 0.9f, null), new MemoryHit("b", 0.5f, null)};
-        MemoryHit[] s1 = {new MemoryHit("c", 0.7f, null), new MemoryHit("d", 0.6f, null)};
+        MemoryHit[] s0 = {new MemoryHit("a", 0.9f), new MemoryHit("b", 0.5f)};
+        MemoryHit[] s1 = {new MemoryHit("c", 0.7f), new MemoryHit("d", 0.6f)};
         assertEquals(List.of("a", "c", "d"),
                 TopKMerger.merge(List.of(s0, s1), 3).stream().map(h -> h.docId).toList());
         assertEquals(4, TopKMerger.merge(List.of(s0, s1), 10).size());

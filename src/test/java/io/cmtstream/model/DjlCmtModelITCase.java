@@ -23,7 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The real backbone (bge-small ONNX from its Maven artifact) in retrieval-only mode. */
+/**
+ * The real backbone (bge-small ONNX from its Maven artifact) in retrieval-only mode, and its memory layer's
+ * output, declared at load, against the trainer's PyTorch backbone.
+ */
 class DjlCmtModelITCase {
 
     static final Path RETRIEVAL_ONLY = Path.of("src/test/resources/models/retrieval-only");
@@ -96,14 +99,14 @@ class DjlCmtModelITCase {
     }
 
     @Test
-    void retrievalOnlyKeysAreUnitLengthClsStatesWithoutMemoryTokens() {
+    void retrievalOnlyKeysAreUnitLengthClsStatesWithoutMemories() {
         ModelInfo info = model.info();
         assertFalse(info.hasReader());
         assertEquals(384, info.keyDim());
-        assertEquals(0, info.memoryTokens());
         Encoding e = model.encodeQueries(List.of("Where did the black death originate?")).get(0);
         assertEquals(384, e.key().length);
-        assertEquals(0, e.memoryTokens().length);
+        assertEquals(0, e.states().length);
+        assertEquals(0, model.encodeDocuments(List.of("Oxygen.")).get(0).memory().tokens());
         assertEquals(1.0, Math.sqrt(dot(e.key(), e.key())), 1e-5);
         assertEquals(7, e.tokenCount(), "where / did / the / black / death / originate / ?, without [CLS] [SEP]");
         assertFalse(e.truncated());
@@ -143,7 +146,7 @@ class DjlCmtModelITCase {
     @Test
     void answeringNeedsAReader() {
         assertThrows(UnsupportedOperationException.class,
-                () -> model.answer(List.of(new AnswerRequest(new float[0], List.of(), new float[0]))));
+                () -> model.answer(List.of(new AnswerRequest(new float[0], List.of()))));
     }
 
     @Test
@@ -160,7 +163,7 @@ class DjlCmtModelITCase {
             ModelRuntime.BatchStats stats = a.stats().queries();
             assertEquals(8, stats.items());
             assertTrue(stats.batches() < 8, "8 questions took " + stats.batches() + " model calls");
-            CompletableFuture<String> answer = a.answer(new AnswerRequest(new float[0], List.of(), new float[0]));
+            CompletableFuture<String> answer = a.answer(new AnswerRequest(new float[0], List.of()));
             assertTrue(answer.isCompletedExceptionally());
         }
         assertEquals(0, ModelRuntime.loadedModels());
@@ -180,16 +183,31 @@ class DjlCmtModelITCase {
     void corruptTorchScriptFileFailsTheStartNamingIt(@TempDir Path dir) throws IOException {
         String json = Files.readString(RETRIEVAL_ONLY.resolve("model.json"))
                 .replace("\"files\": {}", """
-                        "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt",
-                                   "aggregator": "aggregator.pt", "reader": "reader.pt" },
-                        "dims": { "hidden": 384, "key": 384, "memoryTokens": 4, "softPrompt": 2, "vocab": 30522 },
+                        "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": "reader.pt" },
+                        "dims": { "hidden": 384, "key": 384, "vocab": 30522 },
+                        "memory": { "kind": "token-states", "storage": "int8-per-token" },
                         "maxAnswerTokens": 8""")
-                .replace("\"tokens\": { \"pad\": 0 }", "\"tokens\": { \"pad\": 0, \"bos\": 101, \"eos\": 102 }");
+                .replace("\"tokens\": { \"pad\": 0 }", "\"tokens\": { \"pad\": 0, \"cls\": 101, \"sep\": 102 }")
+                .replace("\"hidden\": 384\n", "\"hidden\": 384, \"memoryLayer\": 8,\n"
+                        + "    \"memoryOutput\": \"/encoder/layer.7/output/LayerNorm/Add_1_output_0\"\n");
         Files.writeString(dir.resolve("model.json"), json);
-        for (String file : new String[] {"embeddings.pt", "compressor.pt", "aggregator.pt", "reader.pt"}) {
+        for (String file : new String[] {"embeddings.pt", "compressor.pt", "reader.pt"}) {
             Files.writeString(dir.resolve(file), "not a TorchScript archive");
         }
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> DjlCmtModel.load(dir, "cpu"));
         assertTrue(e.getMessage().startsWith("cannot load " + dir.resolve("compressor.pt") + ": "), e.getMessage());
+    }
+
+    @Test
+    void anUnknownMemoryLayerTensorFailsTheStartNamingIt(@TempDir Path dir) throws IOException {
+        Path tiny = Path.of("src/test/resources/models/tiny-random");
+        for (String file : new String[] {"embeddings.pt", "compressor.pt", "reader.pt"}) {
+            Files.copy(tiny.resolve(file), dir.resolve(file));
+        }
+        Files.writeString(dir.resolve("model.json"), Files.readString(tiny.resolve("model.json"))
+                .replace("/encoder/layer.7/output/LayerNorm/Add_1_output_0", "/encoder/layer.99/output"));
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> DjlCmtModel.load(dir, "cpu"));
+        assertTrue(e.getMessage().contains("backbone.memoryOutput") && e.getMessage().contains(
+                "/encoder/layer.99/output"), e.getMessage());
     }
 }

@@ -51,8 +51,7 @@ public final class EncodeThroughputBenchmark {
                     List<Encoding> qs = model.encodeQueries(questions.subList(0, batch));
                     List<AnswerRequest> requests = new ArrayList<>();
                     for (int i = 0; i < batch; i++) {
-                        requests.add(new AnswerRequest(qs.get(i).memoryTokens(),
-                                List.of(docs.get(i).memoryTokens()), new float[] {0.5f}));
+                        requests.add(new AnswerRequest(qs.get(i).states(), List.of(docs.get(i).memory())));
                     }
                     model.answer(requests);
                     int rounds = Math.max(1, texts / batch / 2);

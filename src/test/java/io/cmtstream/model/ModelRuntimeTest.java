@@ -20,10 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ModelRuntimeTest {
 
-    private static final int M = 2;
+    private static final int L = 2;
     private static final int HIDDEN = 3;
 
-    /** A fake model: keys are {length}, memory tokens M x HIDDEN of the length; answers echo the memory count. */
+    /** A fake model: keys are {length}, question states L x HIDDEN of the length; answers echo the memory count. */
     private static final class FakeModel implements CmtModel {
         final boolean hasReader;
         final List<Integer> documentBatches = new CopyOnWriteArrayList<>();
@@ -35,7 +35,7 @@ class ModelRuntimeTest {
 
         @Override
         public ModelInfo info() {
-            return new ModelInfo("fake", "v1", HIDDEN, 1, hasReader ? M : 0, hasReader, 256);
+            return new ModelInfo("fake", "v1", HIDDEN, 1, hasReader, 256, 64);
         }
 
         @Override
@@ -48,9 +48,9 @@ class ModelRuntimeTest {
         public List<Encoding> encodeQueries(List<String> questions) {
             List<Encoding> out = new ArrayList<>();
             for (String q : questions) {
-                float[] tokens = new float[hasReader ? M * HIDDEN : 0];
-                java.util.Arrays.fill(tokens, q.length());
-                out.add(new Encoding(new float[] {q.length()}, tokens, q.length(), false));
+                float[] states = new float[hasReader ? L * HIDDEN : 0];
+                java.util.Arrays.fill(states, q.length());
+                out.add(new Encoding(new float[] {q.length()}, states, MemoryStates.NONE, q.length(), false));
             }
             return out;
         }
@@ -137,8 +137,8 @@ class ModelRuntimeTest {
                 new FakeModel(true), new AtomicInteger());
         CompletableFuture<Encoding> document = runtime.encodeDocument("waits");
         assertEquals(5, runtime.encodeQuery("quick").get(5, TimeUnit.SECONDS).tokenCount());
-        float[] tokens = new float[M * HIDDEN];
-        assertEquals("memories=1", runtime.answer(new AnswerRequest(tokens, List.of(tokens), new float[] {1f}))
+        float[] question = new float[L * HIDDEN];
+        assertEquals("memories=1", runtime.answer(new AnswerRequest(question, List.of(memory(3))))
                 .get(5, TimeUnit.SECONDS));
         assertFalse(document.isDone(), "the document should still wait for companions");
         runtime.close();
@@ -148,8 +148,8 @@ class ModelRuntimeTest {
     void answersThroughTheReader() throws Exception {
         ModelRuntime runtime = acquire(ModelSpec.of("models/fake").withMaxBatchDelayMillis(0), new FakeModel(true),
                 new AtomicInteger());
-        float[] tokens = new float[M * HIDDEN];
-        String answer = runtime.answer(new AnswerRequest(tokens, List.of(tokens, tokens), new float[] {0.9f, 0.5f}))
+        float[] question = new float[L * HIDDEN];
+        String answer = runtime.answer(new AnswerRequest(question, List.of(memory(3), memory(4))))
                 .get(5, TimeUnit.SECONDS);
         assertEquals("memories=2", answer);
     }
@@ -157,22 +157,24 @@ class ModelRuntimeTest {
     @Test
     void malformedAnswerRequestFailsAloneBeforeBatching() {
         ModelRuntime runtime = acquire(ModelSpec.of("models/fake"), new FakeModel(true), new AtomicInteger());
-        float[] tokens = new float[M * HIDDEN];
-        CompletableFuture<String> wrongWidth = runtime.answer(new AnswerRequest(new float[5], List.of(), new float[0]));
-        CompletableFuture<String> missingScore = runtime.answer(new AnswerRequest(tokens, List.of(tokens),
-                new float[0]));
+        float[] question = new float[L * HIDDEN];
+        CompletableFuture<String> wrongWidth = runtime.answer(new AnswerRequest(new float[5], List.of()));
+        CompletableFuture<String> memoryTooLong = runtime.answer(new AnswerRequest(question, List.of(memory(257))));
         assertTrue(wrongWidth.isCompletedExceptionally());
-        assertTrue(missingScore.isCompletedExceptionally());
+        assertTrue(memoryTooLong.isCompletedExceptionally());
         ExecutionException e = assertThrows(ExecutionException.class, wrongWidth::get);
         assertInstanceOf(IllegalArgumentException.class, e.getCause());
-        assertTrue(e.getCause().getMessage().contains("questionTokens must have 6 values"), e.getCause().getMessage());
+        assertTrue(e.getCause().getMessage().contains("questionStates must hold 2 to 64 rows of 3 values, had 5 "
+                + "values"), e.getCause().getMessage());
+        e = assertThrows(ExecutionException.class, memoryTooLong::get);
+        assertTrue(e.getCause().getMessage().contains("memory 0 must hold at most 256 rows"), e.getCause().getMessage());
     }
 
     @Test
     void retrievalOnlyModelRefusesToAnswer() {
         ModelRuntime runtime = acquire(ModelSpec.of("models/fake"), new FakeModel(false), new AtomicInteger());
         ExecutionException e = assertThrows(ExecutionException.class,
-                () -> runtime.answer(new AnswerRequest(new float[0], List.of(), new float[0])).get());
+                () -> runtime.answer(new AnswerRequest(new float[0], List.of())).get());
         assertInstanceOf(UnsupportedOperationException.class, e.getCause());
     }
 
@@ -209,5 +211,10 @@ class ModelRuntimeTest {
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withMaxBatchSize(0));
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withMaxBatchDelayMillis(-1));
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of(" "));
+    }
+
+    /** A memory of {@code tokens} zero states. */
+    private static MemoryStates memory(int tokens) {
+        return new MemoryStates(new byte[tokens * HIDDEN], new float[tokens], new short[tokens]);
     }
 }

@@ -23,10 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Java runtime against PyTorch: the fixtures in src/test/resources/parity/ (written by training/fixture.py, format
- * in the README there) hold the trainer's token ids and float outputs for a few texts; this runtime must produce the
- * same ids and floats within a relative error of 1e-3 (max |java - python| over max |python| of each tensor).
- * Skipped only while the trained model directory does not exist; once it does, a missing fixture fails.
+ * Java runtime against PyTorch: the fixtures in src/test/resources/parity/ (or the directory in
+ * {@code -Dcmt.parity.dir}; written by training/late_fixture.py, format in the README there) hold the trainer's
+ * token ids, pieces and float outputs for a few texts and one reading; this runtime must produce the same ids and
+ * pieces, floats within a relative error of 1e-3 (max |java - python| over max |python| of each tensor), the same
+ * span and the same answer text. Skipped only while the trained model directory does not exist; once it does, a
+ * missing fixture fails.
  */
 class ParityITCase {
 
@@ -39,7 +41,7 @@ class ParityITCase {
     @BeforeAll
     static void load() {
         assumeTrue(Files.isDirectory(TrainedModelITCase.TRAINED),
-                TrainedModelITCase.TRAINED + " is not there yet (training/train.sh makes it)");
+                TrainedModelITCase.TRAINED + " is not there yet (training makes it)");
         // The CPU keeps the comparison about the export, not about GPU kernels.
         model = DjlCmtModel.load(TrainedModelITCase.TRAINED, "cpu");
     }
@@ -59,57 +61,63 @@ class ParityITCase {
                 stream.forEach(files::add);
             }
         }
-        assertFalse(files.isEmpty(), "no parity fixture in " + FIXTURES + " (training/fixture.py writes it)");
+        assertFalse(files.isEmpty(), "no parity fixture in " + FIXTURES + " (training/late_fixture.py writes it)");
         List<DynamicTest> tests = new ArrayList<>();
         for (Path file : files) {
             JsonNode fixture = new ObjectMapper().readTree(file.toFile());
             String name = file.getFileName().toString();
             tests.add(DynamicTest.dynamicTest(name + ": fixture is of this model",
                     () -> assertEquals(model.config().version(), fixture.get("version").asText(),
-                            name + " was made for another export; rerun training/fixture.py")));
-            tests.add(DynamicTest.dynamicTest(name + ": token ids, backbone, keys and memory tokens",
+                            name + " was made for another export; rerun training/late_fixture.py")));
+            tests.add(DynamicTest.dynamicTest(name + ": token ids, pieces, backbone states, keys and memories",
                     () -> checkEncodings(fixture)));
-            tests.add(DynamicTest.dynamicTest(name + ": soft prompts, open and closed book",
-                    () -> checkAggregation(fixture)));
-            tests.add(DynamicTest.dynamicTest(name + ": first-step logits and greedy answer",
-                    () -> checkDecoding(fixture)));
+            tests.add(DynamicTest.dynamicTest(name + ": reader logits, best span and answer text",
+                    () -> checkReading(fixture)));
+            tests.add(DynamicTest.dynamicTest(name + ": closed book", () -> checkClosedBook(fixture)));
         }
         return tests;
     }
 
     private void checkEncodings(JsonNode fixture) {
+        int hidden = model.config().backbone().hidden();
         for (String kind : new String[] {"documents", "questions"}) {
-            int maxTokens = kind.equals("documents") ? model.config().maxDocumentTokens()
-                    : model.config().maxQueryTokens();
+            boolean documents = kind.equals("documents");
+            int maxTokens = documents ? model.config().maxDocumentTokens() : model.config().maxQueryTokens();
             for (JsonNode text : fixture.get(kind)) {
                 String label = kind + " '" + abbreviate(text.get("text").asText()) + "'";
-                DjlCmtModel.Tokenized tokens = model.tokenize(List.of(text.get("text").asText()), maxTokens);
+                Tokenized tokens = model.tokenize(List.of(text.get("text").asText()), maxTokens);
                 assertArrayEquals(longs(text.get("ids")), tokens.ids()[0], label + ": token ids");
-
-                float[] states = model.backboneStates(tokens);
-                int hidden = model.config().backbone().hidden();
-                int length = tokens.maxLength();
-                float[] cls = new float[hidden];
-                float[] mean = new float[hidden];
-                System.arraycopy(states, 0, cls, 0, hidden);
-                for (int t = 0; t < length; t++) {
-                    for (int i = 0; i < hidden; i++) {
-                        mean[i] += states[t * hidden + i] / length;
-                    }
+                if (documents) {
+                    assertArrayEquals(shorts(text.get("pieces")), tokens.pieces()[0], label + ": pieces");
                 }
-                assertClose(floats(text.get("backboneCls")), cls, label + ": backbone [CLS] state");
-                assertClose(floats(text.get("backboneMean")), mean, label + ": backbone mean state");
 
-                DjlCmtModel.Compressed compressed = model.compress(states, tokens);
-                assertClose(floats(text.get("key")), compressed.keys(), label + ": key");
-                assertClose(floats(text.get("memory")), compressed.memory(), label + ": memory tokens");
+                BackboneSession.States states = model.backboneStates(tokens);
+                int length = tokens.maxLength();
+                assertClose(floats(text.get("backboneCls")), row(states.last(), 0, hidden), label
+                        + ": backbone [CLS] state");
+                assertClose(floats(text.get("backboneMean")), mean(states.last(), length, hidden), label
+                        + ": backbone mean state");
+                assertClose(floats(text.get("statesCls")), row(states.memory(), 0, hidden), label
+                        + ": memory layer [CLS] state");
+                assertClose(floats(text.get("statesMean")), mean(states.memory(), length, hidden), label
+                        + ": memory layer mean state");
+                assertClose(floats(text.get("key")), model.keys(states.last(), tokens), label + ": key");
 
-                Encoding encoding = (kind.equals("documents") ? model.encodeDocuments(List.of(text.get("text")
-                        .asText())) : model.encodeQueries(List.of(text.get("text").asText()))).get(0);
+                Encoding encoding = (documents ? model.encodeDocuments(List.of(text.get("text").asText()))
+                        : model.encodeQueries(List.of(text.get("text").asText()))).get(0);
                 assertClose(floats(text.get("key")), encoding.key(), label + ": key through the public API");
+                if (documents) {
+                    assertClose(floats(text.get("stateScales")), encoding.memory().scales(), label
+                            + ": memory scales");
+                    assertArrayEquals(shorts(text.get("pieces")), encoding.memory().pieces(), label
+                            + ": memory pieces");
+                } else {
+                    assertClose(floats(text.get("statesCls")), row(encoding.states(), 0, hidden), label
+                            + ": question states through the public API");
+                }
                 if (model.config().lexical() != null) {
                     JsonNode lexical = text.get("lexical");
-                    assertNotNull(lexical, label + ": the fixture has no lexical half; rerun training/fixture.py");
+                    assertNotNull(lexical, label + ": the fixture has no lexical half; rerun training/late_fixture.py");
                     assertArrayEquals(ints(lexical.get("terms")), encoding.terms().terms(), label + ": lexical terms");
                     assertClose(floats(lexical.get("weights")), encoding.terms().weights(),
                             label + ": lexical weights");
@@ -118,103 +126,61 @@ class ParityITCase {
         }
     }
 
-    private void checkAggregation(JsonNode fixture) {
-        JsonNode aggregation = fixture.get("aggregation");
+    private void checkReading(JsonNode fixture) {
+        JsonNode reading = fixture.get("reading");
         AnswerRequest request = request(fixture);
-        assertClose(floats(aggregation.get("scores")), request.scores(), "self-matching scores");
-        assertClose(floats(aggregation.get("prompt")), model.aggregate(List.of(request)), "soft prompt");
-        AnswerRequest closedBook = new AnswerRequest(request.questionTokens(), List.of(), new float[0]);
-        assertClose(floats(aggregation.get("closedBookPrompt")), model.aggregate(List.of(closedBook)),
-                "closed-book soft prompt");
+        List<float[]> starts = new ArrayList<>();
+        List<float[]> ends = new ArrayList<>();
+        for (int j = 0; j < request.memories().size(); j++) {
+            // as the fixture has them: a batch of one, nothing padded
+            SpanReader.Logits logits = model.readerLogits(List.of(new SpanReader.Row(request.questionStates(),
+                    request.memories().get(j).dequantize()))).get(0);
+            assertClose(floats(reading.get("start").get(j)), logits.start(), "memory " + j + ": start logits");
+            assertClose(floats(reading.get("end").get(j)), logits.end(), "memory " + j + ": end logits");
+            starts.add(logits.start());
+            ends.add(logits.end());
+        }
+        SpanChooser.Span span = SpanChooser.best(starts, ends, model.config().maxAnswerTokens());
+        JsonNode best = reading.get("best");
+        assertEquals(List.of(best.get("memory").asInt(), best.get("start").asInt(), best.get("end").asInt()),
+                List.of(span.memory(), span.start(), span.end()), "best span (memory slot, start, end)");
+        // the job's path: every memory in one batched call
+        assertEquals(reading.get("answerText").asText(), model.answer(List.of(request)).get(0), "answer text");
+        System.out.printf("parity answer: '%s' (references %s)%n", reading.get("answerText").asText(),
+                reading.get("references"));
     }
 
-    private void checkDecoding(JsonNode fixture) {
-        JsonNode decoding = fixture.get("decoding");
+    private void checkClosedBook(JsonNode fixture) {
         AnswerRequest request = request(fixture);
-        float[] prompt = model.aggregate(List.of(request));
-        float[] logits = model.readerLogits(prompt, new long[][] {{model.config().tokens().bos()}});
-        long[] topIds = longs(decoding.get("firstStepTop20Ids"));
-        float[] expected = floats(decoding.get("firstStepTop20Logits"));
-        float[] actual = new float[topIds.length];
-        for (int i = 0; i < topIds.length; i++) {
-            actual[i] = logits[(int) topIds[i]];
-        }
-        assertClose(expected, actual, "first-step logits of PyTorch's top 20");
-        assertEquals(topIds[0], argMax(logits), "first answer token");
-
-        long[] answerIds = model.generate(prompt, null, 1)[0];
-        assertArrayEquals(longs(decoding.get("answerIds")), answerIds, "greedy answer ids");
-        // a request that does not know its memories' terms is never restricted
-        assertEquals(decoding.get("answerText").asText(), model.answer(List.of(request)).get(0), "answer text");
-        if (model.config().lexical() != null) {
-            checkAnswerVocabulary(decoding, request(fixture, true));
-        }
+        assertEquals(fixture.get("closedBook").get("answerText").asText(),
+                model.answer(List.of(new AnswerRequest(request.questionStates(), List.of()))).get(0));
     }
 
-    /** Answers from the memories' terms: the fixture's k = 2 question, and one paragraph where it matters. */
-    private void checkAnswerVocabulary(JsonNode decoding, AnswerRequest withTerms) {
-        AnswerVocabulary vocabulary = AnswerVocabulary.of(lexicalWeighting(), model.config().dims().vocab());
-        assertNotNull(decoding.get("memoryTermsAnswerIds"), "the fixture has no restricted answer; rerun "
-                + "training/fixture.py");
-        assertArrayEquals(longs(decoding.get("memoryTermsAnswerIds")), model.generate(model.aggregate(
-                List.of(withTerms)), vocabulary.masks(List.of(withTerms)), 1)[0], "answer ids from the memories' terms");
-
-        JsonNode single = decoding.get("singleMemory");
-        Encoding q = model.encodeQueries(List.of(single.get("question").asText())).get(0);
-        Encoding d = model.encodeDocuments(List.of(single.get("document").asText())).get(0);
-        AnswerRequest one = new AnswerRequest(q.memoryTokens(), List.of(d.memoryTokens()),
-                new float[] {(float) DjlCmtModelITCase.dot(q.key(), d.key())}, List.of(d.terms().terms()));
-        float[] prompt = model.aggregate(List.of(one));
-        assertArrayEquals(longs(single.get("answerIds")), model.generate(prompt, null, 1)[0],
-                "one memory: free answer ids");
-        assertArrayEquals(longs(single.get("memoryTermsAnswerIds")),
-                model.generate(prompt, vocabulary.masks(List.of(one)), 1)[0], "one memory: answer ids from its terms");
-        if (model.config().readerScoresAmong()) {
-            assertArrayEquals(longs(single.get("memoryTermsAnswerIds")),
-                    model.generateAmong(prompt, vocabulary.candidates(List.of(one)))[0],
-                    "one memory: scoring only its terms' ids (step_among) gives the same answer");
-            assertArrayEquals(longs(decoding.get("memoryTermsAnswerIds")), model.generateAmong(model.aggregate(
-                    List.of(withTerms)), vocabulary.candidates(List.of(withTerms)))[0], "k = 2: the same through "
-                    + "step_among");
-        }
-        if (model.config().lexical().answersFromMemoryTerms()) {
-            // what the job does: the model's own vocabulary, through the public API
-            assertEquals(decoding.get("memoryTermsAnswerText").asText(), model.answer(List.of(withTerms)).get(0),
-                    "answer text from the memories' terms");
-            assertEquals(single.get("memoryTermsAnswerText").asText(), model.answer(List.of(one)).get(0),
-                    "one memory: answer text from its terms");
-        }
-    }
-
-    private static LexicalWeighting lexicalWeighting() {
-        return LexicalWeighting.load(model.config().lexical(), model.config().dims().vocab());
-    }
-
-    /** The fixture's question with its top-k documents, from this runtime's own encodings. */
+    /** The fixture's question with its memories in the fixture's order, from this runtime's own encodings. */
     private AnswerRequest request(JsonNode fixture) {
-        return request(fixture, false);
+        JsonNode reading = fixture.get("reading");
+        String question = fixture.get("questions").get(reading.get("question").asInt()).get("text").asText();
+        Encoding q = model.encodeQueries(List.of(question)).get(0);
+        List<MemoryStates> memories = new ArrayList<>();
+        for (JsonNode index : reading.get("memories")) {
+            String text = fixture.get("documents").get(index.asInt()).get("text").asText();
+            memories.add(model.encodeDocuments(List.of(text)).get(0).memory());
+        }
+        return new AnswerRequest(q.states(), memories);
     }
 
-    /** The same, with the documents' terms when {@code withTerms}. */
-    private AnswerRequest request(JsonNode fixture, boolean withTerms) {
-        JsonNode aggregation = fixture.get("aggregation");
-        String question = fixture.get("questions").get(aggregation.get("question").asInt()).get("text").asText();
-        Encoding q = model.encodeQueries(List.of(question)).get(0);
-        List<float[]> memories = new ArrayList<>();
-        List<int[]> terms = new ArrayList<>();
-        List<Float> scores = new ArrayList<>();
-        for (JsonNode index : aggregation.get("documentOrder")) {
-            String text = fixture.get("documents").get(index.asInt()).get("text").asText();
-            Encoding d = model.encodeDocuments(List.of(text)).get(0);
-            memories.add(d.memoryTokens());
-            terms.add(d.terms().terms());
-            scores.add((float) DjlCmtModelITCase.dot(q.key(), d.key()));
+    private static float[] row(float[] states, int row, int hidden) {
+        return java.util.Arrays.copyOfRange(states, row * hidden, (row + 1) * hidden);
+    }
+
+    private static float[] mean(float[] states, int length, int hidden) {
+        float[] mean = new float[hidden];
+        for (int t = 0; t < length; t++) {
+            for (int i = 0; i < hidden; i++) {
+                mean[i] += states[t * hidden + i] / length;
+            }
         }
-        float[] s = new float[scores.size()];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = scores.get(i);
-        }
-        return new AnswerRequest(q.memoryTokens(), memories, s, withTerms ? terms : null);
+        return mean;
     }
 
     static void assertClose(float[] expected, float[] actual, String what) {
@@ -236,16 +202,6 @@ class ParityITCase {
                 + ": python " + expected[worstAt] + ", java " + actual[worstAt] + ")");
     }
 
-    private static int argMax(float[] values) {
-        int best = 0;
-        for (int i = 1; i < values.length; i++) {
-            if (values[i] > values[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
-
     private static float[] floats(JsonNode array) {
         float[] out = new float[array.size()];
         for (int i = 0; i < out.length; i++) {
@@ -258,6 +214,14 @@ class ParityITCase {
         long[] out = new long[array.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = array.get(i).asLong();
+        }
+        return out;
+    }
+
+    private static short[] shorts(JsonNode array) {
+        short[] out = new short[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (short) array.get(i).asInt();
         }
         return out;
     }

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -21,18 +20,21 @@ import java.util.concurrent.TimeUnit;
 import static io.cmtstream.model.ParityITCase.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The trained-model path (compressor head, aggregator, reader through DJL's PyTorch engine) on a tiny random model
- * traced with Debian's torch 1.13 (src/test/resources/models/tiny-random/make_tiny_random.py): shapes, masking,
- * padding of k, batching and cached greedy decoding, parity with PyTorch on the traced files (each head given the
+ * The trained-model path (key head and span reader through DJL's PyTorch engine, the backbone's memory layer
+ * through ONNX Runtime) on a tiny random model traced with Debian's torch 1.13
+ * (src/test/resources/models/tiny-random/make_tiny_random.py): shapes, the memory's storage, padding and batching
+ * of reader rows, span answers copied from a memory, parity with PyTorch on the traced files (each head given the
  * de-quantised weights of its {@code weights} method), and the start failing on a head without that method.
  */
 class TinyModelITCase {
 
     private static final Path TINY = Path.of("src/test/resources/models/tiny-random");
+    private static final int H = 384;
 
     private static DjlCmtModel model;
     private static JsonNode expected;
@@ -64,74 +66,128 @@ class TinyModelITCase {
         for (int i = 0; i < real; i++) {
             ids[i] = c.get("ids").get(i).asLong();
         }
-        // The row's ids make both the compressor's token-id input and, by their count, its mask.
-        DjlCmtModel.Tokenized tokens = new DjlCmtModel.Tokenized(new long[][] {ids}, length,
+        // The row's ids make both the key head's token-id input and, by their count, its mask.
+        Tokenized tokens = new Tokenized(new long[][] {ids}, new short[][] {new short[real]}, length,
                 new int[] {real}, new boolean[] {false});
-        DjlCmtModel.Compressed compressed = model.compress(hidden, tokens);
-        assertClose(floats(c.get("memory")), compressed.memory(), "memory tokens");
-        assertClose(floats(c.get("key")), compressed.keys(), "key");
-
-        JsonNode a = expected.get("aggregator");
-        int width = model.info().memoryTokens() * model.info().hiddenDim();
-        float[] all = floats(a.get("memories"));
-        List<float[]> memories = List.of(Arrays.copyOfRange(all, 0, width), Arrays.copyOfRange(all, width, 2 * width));
-        AnswerRequest request = new AnswerRequest(floats(a.get("query")), memories, floats(a.get("scores")));
-        float[] prompt = model.aggregate(List.of(request));
-        assertClose(floats(a.get("prompt")), prompt, "soft prompt");
+        assertClose(floats(c.get("key")), model.keys(hidden, tokens), "key");
 
         JsonNode r = expected.get("reader");
-        long[] answer = new long[r.get("answer").size()];
-        for (int i = 0; i < answer.length; i++) {
-            answer[i] = r.get("answer").get(i).asLong();
-        }
-        assertClose(floats(r.get("logits")), model.readerLogits(prompt, new long[][] {answer}), "logits");
+        List<SpanReader.Logits> logits = model.readerLogits(List.of(new SpanReader.Row(floats(r.get("question")),
+                floats(r.get("memory")))));
+        assertClose(floats(r.get("start")), logits.get(0).start(), "start logits");
+        assertClose(floats(r.get("end")), logits.get(0).end(), "end logits");
     }
 
     @Test
-    void keysHaveTheModelsKeyWidthAndUnitLength() {
+    void encodingsHaveTheModelsShapes() {
         ModelInfo info = model.info();
         assertEquals(64, info.keyDim());
-        assertEquals(2, info.memoryTokens());
-        Encoding e = model.encodeQueries(List.of("Where did the black death originate?")).get(0);
-        assertEquals(64, e.key().length);
-        assertEquals(2 * 384, e.memoryTokens().length);
-        assertEquals(1.0, Math.sqrt(DjlCmtModelITCase.dot(e.key(), e.key())), 1e-5);
+        String text = "Where did the black death originate?";
+        Encoding question = model.encodeQueries(List.of(text)).get(0);
+        assertEquals(64, question.key().length);
+        assertEquals(1.0, Math.sqrt(DjlCmtModelITCase.dot(question.key(), question.key())), 1e-5);
+        // [CLS] where did the black death originate ? [SEP]
+        assertEquals(9 * H, question.states().length, "a question keeps its states, float");
+        assertEquals(0, question.memory().tokens());
+
+        Encoding document = model.encodeDocuments(List.of(text)).get(0);
+        MemoryStates memory = document.memory();
+        assertEquals(0, document.states().length);
+        assertEquals(9, memory.tokens(), "one state per real token, [CLS] and [SEP] included");
+        assertEquals(9 * H, memory.states().length);
+        assertEquals(101, Pieces.id(memory.pieces()[0]));
+        assertEquals(102, Pieces.id(memory.pieces()[8]));
+        assertFalse(Pieces.startsChunk(memory.pieces()[0]));
+        assertTrue(Pieces.startsChunk(memory.pieces()[1]), "where");
+        assertFalse(Pieces.startsChunk(memory.pieces()[7]), "? sticks to originate");
+        // the document's memory is the question's states, int8 per token: off by at most half a step
+        float[] states = question.states();
+        float[] read = memory.dequantize();
+        for (int i = 0; i < states.length; i++) {
+            float step = memory.scales()[i / H];
+            assertEquals(states[i], read[i], step / 2 + 1e-3f * step, "state " + i);
+        }
     }
 
     @Test
-    void paddingInABatchDoesNotChangeMemoryOrKey() {
+    void paddingInABatchChangesNoEncoding() {
         String shortText = "Oxygen is a chemical element.";
         String longText = "Oxygen is a chemical element with symbol O and atomic number 8. It is a member of the "
                 + "chalcogen group on the periodic table and is a highly reactive nonmetal and oxidizing agent.";
         Encoding alone = model.encodeDocuments(List.of(shortText)).get(0);
         Encoding padded = model.encodeDocuments(List.of(longText, shortText)).get(1);
         assertArrayEquals(alone.key(), padded.key(), 1e-4f);
-        assertArrayEquals(alone.memoryTokens(), padded.memoryTokens(), 1e-4f);
+        assertArrayEquals(alone.memory().pieces(), padded.memory().pieces());
+        assertArrayEquals(alone.memory().dequantize(), padded.memory().dequantize(), 0.02f);
+    }
+
+    @Test
+    void truncatedDocumentsKeepSepAsTheirLastPiece() {
+        Encoding e = model.encodeDocuments(List.of("oxygen ".repeat(300))).get(0);
+        assertTrue(e.truncated());
+        assertEquals(model.config().maxDocumentTokens(), e.memory().tokens());
+        assertEquals(102, Pieces.id(e.memory().pieces()[e.memory().tokens() - 1]));
+    }
+
+    @Test
+    void answersAreSpansOfAMemoryAndClosedBookIsEmpty() {
+        Encoding question = model.encodeQueries(List.of("Which element?")).get(0);
+        Encoding document = model.encodeDocuments(List.of("Oxygen is a chemical element.")).get(0);
+        String answer = model.answer(List.of(new AnswerRequest(question.states(), List.of(document.memory())))).get(0);
+        assertFalse(answer.isEmpty());
+        assertTrue("oxygen is a chemical element.".contains(answer), "'" + answer + "' is no span of the text");
+        assertEquals("", model.answer(List.of(new AnswerRequest(question.states(), List.of()))).get(0));
     }
 
     @Test
     void batchedAnswersEqualSingleAnswersWhateverTheirMemoryCounts() {
         List<Encoding> texts = model.encodeDocuments(List.of("first document", "second document about oxygen",
-                "third, about the black death", "fourth"));
+                "third, about the black death in 1347 (a plague)", "fourth"));
+        List<Encoding> questions = model.encodeQueries(List.of("which?", "what is the second about?",
+                "when did the black death come?", "and the fourth?"));
         List<AnswerRequest> requests = new ArrayList<>();
         for (int q = 0; q < texts.size(); q++) {
-            List<float[]> memories = new ArrayList<>();
-            float[] scores = new float[q];
+            List<MemoryStates> memories = new ArrayList<>();
             for (int j = 0; j < q; j++) {
-                memories.add(texts.get(j).memoryTokens());
-                scores[j] = 0.5f + 0.1f * j;
+                memories.add(texts.get((q + j) % texts.size()).memory());
             }
-            requests.add(new AnswerRequest(texts.get(q).memoryTokens(), memories, scores));
+            requests.add(new AnswerRequest(questions.get(q).states(), memories));
         }
         List<String> batched = model.answer(requests);
+        assertEquals("", batched.get(0), "closed book");
         for (int q = 0; q < requests.size(); q++) {
             assertEquals(model.answer(List.of(requests.get(q))).get(0), batched.get(q), "request " + q);
         }
-        float[] prompt = model.aggregate(requests);
-        long[][] ids = model.generate(prompt, null, requests.size());
-        for (long[] answer : ids) {
-            assertTrue(answer.length <= model.config().maxAnswerTokens(), "answer of " + answer.length + " tokens");
+    }
+
+    @Test
+    void readerLogitsDoNotDependOnTheBatchsPadding() {
+        Encoding q1 = model.encodeQueries(List.of("a short one?")).get(0);
+        Encoding q2 = model.encodeQueries(List.of("a much longer question about the black death and its origins?"))
+                .get(0);
+        float[] m1 = model.encodeDocuments(List.of("Oxygen is an element.")).get(0).memory().dequantize();
+        float[] m2 = model.encodeDocuments(List.of("The Black Death was a bubonic plague pandemic in Eurasia "
+                + "from 1346 to 1353.")).get(0).memory().dequantize();
+        SpanReader.Logits alone = model.readerLogits(List.of(new SpanReader.Row(q1.states(), m1))).get(0);
+        List<SpanReader.Logits> together = model.readerLogits(List.of(new SpanReader.Row(q2.states(), m2),
+                new SpanReader.Row(q1.states(), m1)));
+        assertClose(alone.start(), together.get(1).start(), "start logits, padded question and memory");
+        assertClose(alone.end(), together.get(1).end(), "end logits, padded question and memory");
+        assertEquals(m2.length / H, together.get(0).start().length);
+    }
+
+    @Test
+    void manyRowsAreSplitIntoCallsOfBoundedSize() {
+        Encoding q = model.encodeQueries(List.of("what is it?")).get(0);
+        MemoryStates m = model.encodeDocuments(List.of("word ".repeat(120))).get(0).memory();
+        int rows = SpanReader.MAX_BATCH_TOKENS / (m.tokens() + q.states().length / H) + 3;
+        List<SpanReader.Row> many = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            many.add(new SpanReader.Row(q.states(), m.dequantize()));
         }
+        List<SpanReader.Logits> logits = model.readerLogits(many);
+        assertEquals(rows, logits.size());
+        assertArrayEquals(logits.get(0).start(), logits.get(rows - 1).start(), 1e-4f);
     }
 
     @Test
@@ -145,8 +201,8 @@ class TinyModelITCase {
             }
             List<AnswerRequest> requests = new ArrayList<>();
             for (CompletableFuture<Encoding> question : questions) {
-                requests.add(new AnswerRequest(question.get(60, TimeUnit.SECONDS).memoryTokens(),
-                        List.of(document.memoryTokens()), new float[] {0.5f}));
+                requests.add(new AnswerRequest(question.get(60, TimeUnit.SECONDS).states(),
+                        List.of(document.memory())));
             }
             List<CompletableFuture<String>> answers = new ArrayList<>();
             for (AnswerRequest request : requests) {
@@ -163,14 +219,13 @@ class TinyModelITCase {
 
     @Test
     void headWithoutWeightsMethodFailsTheStartNamingIt(@TempDir Path dir) throws IOException {
-        for (String file : new String[] {"model.json", "embeddings.pt", "compressor.pt", "aggregator.pt",
-                "reader.pt"}) {
+        for (String file : new String[] {"model.json", "embeddings.pt", "compressor.pt", "reader.pt"}) {
             Files.copy(TINY.resolve(file), dir.resolve(file));
         }
-        // A TorchScript module with a forward but no weights method, as a cmt-model/2 head would be.
-        Files.copy(TINY.resolve("embeddings.pt"), dir.resolve("aggregator.pt"), StandardCopyOption.REPLACE_EXISTING);
+        // A TorchScript module with a forward but no weights method.
+        Files.copy(TINY.resolve("embeddings.pt"), dir.resolve("reader.pt"), StandardCopyOption.REPLACE_EXISTING);
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> DjlCmtModel.load(dir, "cpu"));
-        assertTrue(e.getMessage().startsWith("cannot load " + dir.resolve("aggregator.pt") + ": its weights method "
+        assertTrue(e.getMessage().startsWith("cannot load " + dir.resolve("reader.pt") + ": its weights method "
                 + "failed"), e.getMessage());
     }
 

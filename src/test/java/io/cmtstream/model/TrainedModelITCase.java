@@ -17,12 +17,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The bundled trained model (models/cmt-bge-small-squad) end to end: compress, self-match, aggregate, read.
- * Skipped only while that directory does not exist (it is produced by training/train.sh).
+ * The bundled trained model (models/cmt-bge-small-squad, or the directory in {@code -Dcmt.trained.model}) end to
+ * end: compress, self-match, read. Skipped only while that directory does not exist (training makes it).
  */
 class TrainedModelITCase {
 
-    static final Path TRAINED = Path.of("models/cmt-bge-small-squad");
+    static final Path TRAINED = Path.of(System.getProperty("cmt.trained.model", "models/cmt-bge-small-squad"));
     private static final List<String> ARTICLES = List.of("Amazon_rainforest", "Black_Death", "Oxygen",
             "Packet_switching");
 
@@ -45,11 +45,13 @@ class TrainedModelITCase {
     void encodesWithTheShapesOfModelJson() {
         ModelInfo info = model.info();
         assertTrue(info.hasReader());
-        assertTrue(info.memoryTokens() > 0);
         List<Encoding> encodings = model.encodeDocuments(List.of("Oxygen is a chemical element.", "Short."));
-        for (Encoding e : encodings) {
+        int[] tokens = {8, 4};
+        for (int i = 0; i < tokens.length; i++) {
+            Encoding e = encodings.get(i);
             assertEquals(info.keyDim(), e.key().length);
-            assertEquals(info.memoryTokens() * info.hiddenDim(), e.memoryTokens().length);
+            assertEquals(tokens[i], e.memory().tokens());
+            assertEquals(tokens[i] * info.hiddenDim(), e.memory().states().length);
             assertEquals(1.0, Math.sqrt(DjlCmtModelITCase.dot(e.key(), e.key())), 1e-3);
         }
     }
@@ -80,11 +82,12 @@ class TrainedModelITCase {
         DjlCmtModelITCase.Paragraph paragraph = DjlCmtModelITCase.squadParagraphs(List.of("Black_Death"), 1).get(0);
         Encoding document = model.encodeDocuments(List.of(paragraph.context())).get(0);
         Encoding question = model.encodeQueries(paragraph.questions()).get(0);
-        float score = (float) DjlCmtModelITCase.dot(question.key(), document.key());
-        String answer = model.answer(List.of(new AnswerRequest(question.memoryTokens(),
-                List.of(document.memoryTokens()), new float[] {score}))).get(0);
+        String answer = model.answer(List.of(new AnswerRequest(question.states(), List.of(document.memory()))))
+                .get(0);
         System.out.printf("Q: %s%nA: %s%n", paragraph.questions().get(0), answer);
         assertFalse(answer.isBlank(), "empty answer to '" + paragraph.questions().get(0) + "'");
+        assertTrue(paragraph.context().toLowerCase(java.util.Locale.ROOT).contains(answer),
+                "'" + answer + "' is copied from the paragraph");
     }
 
     @Test
@@ -95,15 +98,12 @@ class TrainedModelITCase {
         List<Encoding> questions = model.encodeQueries(paragraphs.stream().map(p -> p.questions().get(0)).toList());
         List<AnswerRequest> requests = new ArrayList<>();
         for (int q = 0; q < questions.size(); q++) {
-            // Request q gets q memories (the first is closed book), so the batch pads k and the present mask.
-            List<float[]> memories = new ArrayList<>();
-            float[] scores = new float[q];
+            // Request q gets q memories (the first is closed book), so rows of several requests share calls.
+            List<MemoryStates> memories = new ArrayList<>();
             for (int j = 0; j < q; j++) {
-                int d = (q + j) % documents.size();
-                memories.add(documents.get(d).memoryTokens());
-                scores[j] = (float) DjlCmtModelITCase.dot(questions.get(q).key(), documents.get(d).key());
+                memories.add(documents.get((q + j) % documents.size()).memory());
             }
-            requests.add(new AnswerRequest(questions.get(q).memoryTokens(), memories, scores));
+            requests.add(new AnswerRequest(questions.get(q).states(), memories));
         }
         List<String> batched = model.answer(requests);
         for (int q = 0; q < requests.size(); q++) {
@@ -117,9 +117,8 @@ class TrainedModelITCase {
         try (ModelRuntime runtime = ModelRuntime.acquire(ModelSpec.of(TRAINED.toString()))) {
             Encoding document = runtime.encodeDocument(paragraph.context()).get(60, TimeUnit.SECONDS);
             Encoding question = runtime.encodeQuery(paragraph.questions().get(0)).get(60, TimeUnit.SECONDS);
-            float score = (float) DjlCmtModelITCase.dot(question.key(), document.key());
-            String answer = runtime.answer(new AnswerRequest(question.memoryTokens(),
-                    List.of(document.memoryTokens()), new float[] {score})).get(60, TimeUnit.SECONDS);
+            String answer = runtime.answer(new AnswerRequest(question.states(), List.of(document.memory())))
+                    .get(60, TimeUnit.SECONDS);
             assertFalse(answer.isBlank());
         }
     }

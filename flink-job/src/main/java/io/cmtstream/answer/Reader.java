@@ -5,7 +5,7 @@ import io.cmtstream.avro.AnswerStatus;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.memory.MemoryHit;
 import io.cmtstream.model.AnswerRequest;
-import io.cmtstream.model.Float16;
+import io.cmtstream.model.MemoryStates;
 import io.cmtstream.model.ModelInfo;
 
 import java.time.Instant;
@@ -17,9 +17,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 /**
- * The answering end of CMT: hands the question and its top-k memories to the aggregator and the frozen reader,
- * and writes the Answer with its evidence. A retrieval-only model gives evidence and an empty NO_READER answer
- * rather than anything made up.
+ * The answering end of CMT: hands the question and its top-k memories to the frozen reader, which copies the
+ * answer out of one of them, and writes the Answer with its evidence. A retrieval-only model gives evidence and an
+ * empty NO_READER answer rather than anything made up; so does a question without memories (NO_MEMORY), which
+ * the reader is not asked about. Memories stored under an older model contract (no token states) are not read.
  *
  * <p>Thread-safe if the answer function is.
  */
@@ -37,21 +38,21 @@ public final class Reader {
         if (!model.hasReader()) {
             return CompletableFuture.completedFuture(answer(context, "", AnswerStatus.NO_READER, 0));
         }
-        AnswerStatus status = context.hits.length == 0 ? AnswerStatus.NO_MEMORY : AnswerStatus.ANSWERED;
+        if (context.hits.length == 0) {
+            return CompletableFuture.completedFuture(answer(context, "", AnswerStatus.NO_MEMORY, 0));
+        }
         return answerFunction.apply(request(context)).thenApply(text ->
-                answer(context, text, status, (System.nanoTime() - started) / 1_000_000));
+                answer(context, text, AnswerStatus.ANSWERED, (System.nanoTime() - started) / 1_000_000));
     }
 
     static AnswerRequest request(RetrievedContext context) {
-        List<float[]> memories = new ArrayList<>(context.hits.length);
-        List<int[]> terms = new ArrayList<>(context.hits.length);
-        float[] scores = new float[context.hits.length];
-        for (int i = 0; i < context.hits.length; i++) {
-            memories.add(Float16.unpack(context.hits[i].tokens));
-            terms.add(context.hits[i].terms);
-            scores[i] = context.hits[i].keyScore;
+        List<MemoryStates> memories = new ArrayList<>(context.hits.length);
+        for (MemoryHit hit : context.hits) {
+            if (hit.states != null && hit.stateScales != null && hit.pieces != null) {
+                memories.add(new MemoryStates(hit.states, hit.stateScales, hit.pieces));
+            }
         }
-        return new AnswerRequest(context.query.tokens, memories, scores, terms);
+        return new AnswerRequest(context.query.states, memories);
     }
 
     private Answer answer(RetrievedContext context, String text, AnswerStatus status, long readMillis) {

@@ -39,7 +39,7 @@ public final class EmbeddedMain {
             ModelConfig model = cluster.model();
             System.out.printf("Kafka at %s; model %s (%s); Flink web UI: http://localhost:%s (job %s)%n",
                     cluster.bootstrapServers(), model.name(), model.hasReader()
-                            ? "compressor, aggregator, reader" : "retrieval only",
+                            ? "compressor, span reader" : "retrieval only",
                     cluster.configuration().get(RestOptions.PORT), cluster.job().getJobID());
             StreamingDemo.Result r;
             try (CmtClient client = cluster.client()) {

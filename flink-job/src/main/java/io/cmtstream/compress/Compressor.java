@@ -5,15 +5,16 @@ import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Query;
 import io.cmtstream.memory.Memory;
 import io.cmtstream.model.Encoding;
-import io.cmtstream.model.Float16;
+import io.cmtstream.model.MemoryStates;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 /**
- * Compression in the paper's sense: a document becomes a memory (key + M memory tokens) and a question becomes a
- * key in the same space (self-matching), both through the one compressor of the model.
+ * Compression in the paper's sense: a document becomes a memory (key + its token states, int8, and pieces) and a
+ * question becomes a key in the same space (self-matching) with its token states, both through the one backbone
+ * and key head of the model.
  *
  * <p>Thread-safe if the encoders are; it holds no state of its own.
  */
@@ -38,9 +39,9 @@ public final class Compressor {
                     CompressedDocument.delete(document.getTenant(), document.getId(), publishedAt));
         }
         return documentEncoder.apply(document.getText()).thenApply(encoding -> {
-            Memory memory = new Memory(document.getId(), publishedAt, encoding.key(),
-                    Float16.pack(encoding.memoryTokens()),
-                    document.getText().getBytes(StandardCharsets.UTF_8).length,
+            MemoryStates states = encoding.memory();
+            Memory memory = new Memory(document.getId(), publishedAt, encoding.key(), states.states(),
+                    states.scales(), states.pieces(), document.getText().getBytes(StandardCharsets.UTF_8).length,
                     document.getTitle(), document.getSource())
                     .withTerms(encoding.terms().terms(), encoding.terms().weights());
             return CompressedDocument.upsert(document.getTenant(), memory, encoding.tokenCount(), encoding.truncated());
@@ -60,7 +61,7 @@ public final class Compressor {
             q.key = encoding.key();
             q.terms = encoding.terms().terms();
             q.termWeights = encoding.terms().weights();
-            q.tokens = encoding.memoryTokens();
+            q.states = encoding.states();
             q.encodeMillis = (System.nanoTime() - started) / 1_000_000;
             return q;
         });

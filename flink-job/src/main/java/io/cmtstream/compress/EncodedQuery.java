@@ -1,7 +1,7 @@
 package io.cmtstream.compress;
 
 /**
- * A question after the compressor: its key (for self-matching) and its own memory tokens (for aggregation).
+ * A question after the compressor: its key (for self-matching) and its token states (for reading).
  * A Flink POJO.
  */
 public class EncodedQuery {
@@ -16,7 +16,8 @@ public class EncodedQuery {
     /** The key's lexical half: the question's WordPiece ids, strictly increasing, with the model's query weight. */
     public int[] terms;
     public float[] termWeights;
-    public float[] tokens;
+    /** The question's token states after the backbone's memory layer, row-major [L * hidden], float. */
+    public float[] states;
     public long encodeMillis;
 
     public EncodedQuery() {}

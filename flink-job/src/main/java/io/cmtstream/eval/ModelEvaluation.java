@@ -7,6 +7,7 @@ import io.cmtstream.model.AnswerRequest;
 import io.cmtstream.model.CmtModel;
 import io.cmtstream.model.DjlCmtModel;
 import io.cmtstream.model.Encoding;
+import io.cmtstream.model.MemoryStates;
 import io.cmtstream.model.ModelInfo;
 
 import java.io.IOException;
@@ -184,7 +185,7 @@ public final class ModelEvaluation {
             bm25Top1.add(request(q, bm25.subList(0, Math.min(1, bm25.size())), byParagraph));
         }
         return List.of(
-                new Condition(CLOSED_BOOK, "no memory", closed),
+                new Condition(CLOSED_BOOK, "no memory (the span reader has nothing to copy from: an empty answer)", closed),
                 new Condition(cmtTopK(options.k()),
                         "the " + options.k() + " memories whose keys best match the question", topK),
                 new Condition(ORACLE, "the gold paragraph's memory alone", oracle),
@@ -236,19 +237,13 @@ public final class ModelEvaluation {
         return metrics;
     }
 
-    /** The question with the given paragraphs' memories, scored by key similarity as the aggregator expects. */
+    /** The question with the given paragraphs' memories, best first. */
     private static AnswerRequest request(Encoding question, List<Hit> hits, Map<String, Encoding> byParagraph) {
-        List<float[]> memories = new ArrayList<>(hits.size());
-        List<int[]> terms = new ArrayList<>(hits.size());
-        float[] scores = new float[hits.size()];
-        for (int i = 0; i < hits.size(); i++) {
-            Encoding memory = byParagraph.get(hits.get(i).id());
-            memories.add(memory.memoryTokens());
-            terms.add(memory.terms().terms());
-            // BM25 and oracle hits carry no key score; the aggregator wants the cosine of the keys either way.
-            scores[i] = (float) KeyRetriever.dot(question.key(), memory.key());
+        List<MemoryStates> memories = new ArrayList<>(hits.size());
+        for (Hit hit : hits) {
+            memories.add(byParagraph.get(hit.id()).memory());
         }
-        return new AnswerRequest(question.memoryTokens(), memories, scores, terms);
+        return new AnswerRequest(question.states(), memories);
     }
 
     private static Map<String, String> answer(CmtModel model, List<SquadDataset.Question> questions,

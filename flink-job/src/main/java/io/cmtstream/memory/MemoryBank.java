@@ -64,7 +64,7 @@ public final class MemoryBank {
             if (memory != null) {
                 float keyScore = SelfMatcher.dot(query.dense(), memory.key);
                 float score = keyScore + SelfMatcher.lexicalScore(query, memory.terms, memory.termWeights);
-                hits.add(new MemoryHit(docId, score, keyScore, memory.tokens, memory.terms));
+                hits.add(MemoryHit.of(memory, score, keyScore));
             }
         }
         return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
@@ -84,7 +84,7 @@ public final class MemoryBank {
         return out;
     }
 
-    /** The k memories whose keys best match {@code query}, best first, with their memory tokens. */
+    /** The k memories whose keys best match {@code query}, best first, with what the reader reads of them. */
     public List<MemoryHit> topK(MatchKey query, int k) throws Exception {
         return hits(SelfMatcher.topK(keys, query, k));
     }
@@ -101,7 +101,7 @@ public final class MemoryBank {
             if (memory == null) {
                 throw new IllegalStateException("key matrix holds " + m.docId() + " but the bank's state does not");
             }
-            hits.add(new MemoryHit(m.docId(), m.score(), m.keyScore(), memory.tokens, memory.terms));
+            hits.add(MemoryHit.of(memory, m.score(), m.keyScore()));
         }
         return hits;
     }

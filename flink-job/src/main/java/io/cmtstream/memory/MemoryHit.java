@@ -1,39 +1,42 @@
 package io.cmtstream.memory;
 
 /**
- * A memory matched by a query: which document, how well, and its memory tokens for aggregation.
- * A Flink POJO.
+ * A memory matched by a query: which document, how well, and what the reader reads of it. A Flink POJO.
+ *
+ * <p>The arrays are shared with the bank's stored memory ({@link Memory}) and never mutated; they are null for a
+ * memory written under an older contract, which the reader skips.
  */
 public class MemoryHit {
     public String docId;
     /** Match score: dense plus lexical, what ranks memories and what the answer's evidence shows. */
     public float score;
-    /** The dense keys' cosine alone: the score the aggregator was trained to read. */
+    /** The dense keys' cosine alone. */
     public float keyScore;
-    /** float16 bits, row-major [M * hidden]; shared with the bank's stored memory, never mutated. */
-    public short[] tokens;
-    /**
-     * The memory's term ids (its lexical half), what a model whose answers come from the memories' terms may
-     * write; null when the memory has none. Shared with the bank's stored memory, never mutated.
-     */
-    public int[] terms;
+    /** The memory's token states, int8, row-major [T * hidden]. */
+    public byte[] states;
+    /** One scale per token. */
+    public float[] stateScales;
+    /** One piece per token: WordPiece id | 0x8000 where the token starts a chunk of the text. */
+    public short[] pieces;
 
     public MemoryHit() {}
 
-    /** A hit of a dense-only match (score = key score). */
-    public MemoryHit(String docId, float score, short[] tokens) {
-        this(docId, score, score, tokens);
+    /** A hit of a dense-only match (score = key score) without states. */
+    public MemoryHit(String docId, float score) {
+        this(docId, score, score, null, null, null);
     }
 
-    public MemoryHit(String docId, float score, float keyScore, short[] tokens) {
-        this(docId, score, keyScore, tokens, null);
-    }
-
-    public MemoryHit(String docId, float score, float keyScore, short[] tokens, int[] terms) {
+    public MemoryHit(String docId, float score, float keyScore, byte[] states, float[] stateScales, short[] pieces) {
         this.docId = docId;
         this.score = score;
         this.keyScore = keyScore;
-        this.tokens = tokens;
-        this.terms = terms;
+        this.states = states;
+        this.stateScales = stateScales;
+        this.pieces = pieces;
+    }
+
+    /** The hit of a stored memory. */
+    static MemoryHit of(Memory memory, float score, float keyScore) {
+        return new MemoryHit(memory.docId, score, keyScore, memory.states, memory.stateScales, memory.pieces);
     }
 }

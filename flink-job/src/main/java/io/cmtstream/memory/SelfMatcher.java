@@ -48,7 +48,7 @@ public final class SelfMatcher {
      * A scored document id.
      *
      * @param score the match score: dense plus lexical, what ranks memories
-     * @param keyScore the dense keys' cosine alone, what the aggregator was trained to read
+     * @param keyScore the dense keys' cosine alone
      */
     public record Match(String docId, float score, float keyScore) {}
 

@@ -1,22 +1,42 @@
 package io.cmtstream.model;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
- * What the aggregator and reader need for one question.
+ * What the reader needs for one question: its token states and the memories to read.
  *
- * @param questionTokens the question's own memory tokens ({@link Encoding#memoryTokens()})
- * @param memories memory tokens of the top-k matched documents, best first; empty means closed book
- * @param scores matching score of each memory, same order as {@code memories}
- * @param memoryTerms each memory's term ids (the lexical half the memory bank stores with it), same order as
- *     {@code memories}; null, or a null entry, where they are not known. A model whose answers come from the
- *     memories' terms ({@link AnswerVocabulary}) restricts only questions whose every memory's terms are known.
+ * @param questionStates the question's states after the backbone's memory layer ({@link Encoding#states()}),
+ *     row-major {@code [L, hidden]}
+ * @param memories the top-k matched documents' memories ({@link Encoding#memory()}), best first; empty means
+ *     closed book, which the reader answers with an empty answer
  */
-public record AnswerRequest(float[] questionTokens, List<float[]> memories, float[] scores,
-                            List<int[]> memoryTerms) {
+public record AnswerRequest(float[] questionStates, List<MemoryStates> memories) {
 
-    /** A request whose memories' terms are not known: its answer is not restricted to them. */
-    public AnswerRequest(float[] questionTokens, List<float[]> memories, float[] scores) {
-        this(questionTokens, memories, scores, null);
+    /**
+     * Checks the request's sizes against the model so that a malformed one fails alone, before batching.
+     *
+     * @throws IllegalArgumentException naming {@code what} and the size at fault
+     */
+    public static void validate(AnswerRequest request, ModelInfo info, String what) {
+        Objects.requireNonNull(request, what);
+        int hidden = info.hiddenDim();
+        float[] question = request.questionStates();
+        int length = question == null ? 0 : question.length / hidden;
+        if (question == null || question.length % hidden != 0 || length < 2 || length > info.maxQueryTokens()) {
+            throw new IllegalArgumentException(what + ": questionStates must hold 2 to " + info.maxQueryTokens()
+                    + " rows of " + hidden + " values, had " + (question == null ? "none" : question.length
+                    + " values"));
+        }
+        List<MemoryStates> memories = request.memories() == null ? List.of() : request.memories();
+        for (int j = 0; j < memories.size(); j++) {
+            MemoryStates memory = memories.get(j);
+            if (memory == null || memory.states().length != memory.tokens() * hidden
+                    || memory.tokens() > info.maxDocumentTokens()) {
+                throw new IllegalArgumentException(what + ": memory " + j + " must hold at most "
+                        + info.maxDocumentTokens() + " rows of " + hidden + " values, had " + (memory == null
+                        ? "none" : memory.states().length + " values for " + memory.tokens() + " tokens"));
+            }
+        }
     }
 }

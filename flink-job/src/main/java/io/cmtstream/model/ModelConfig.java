@@ -14,9 +14,10 @@ import java.util.Objects;
  * {@value #FORMAT}) before anything heavy is loaded.
  *
  * <p>{@link #read} fails with a {@link ModelLoadException} naming the file and the key at fault, so a broken
- * deployment is diagnosed from the job's failure message. A model whose {@code files} is absent or empty is
- * retrieval-only ({@link #files()} is null); otherwise all four TorchScript files must be named and present.
- * Unknown keys (e.g. {@code training}) are ignored: they document the model, the runtime does not need them.
+ * deployment is diagnosed from the job's failure message; a model.json of another contract version fails naming
+ * both versions. A model whose {@code files} is absent or empty is retrieval-only ({@link #files()} is null);
+ * otherwise the three TorchScript files must be named and present. Unknown keys (e.g. {@code training}) are
+ * ignored: they document the model, the runtime does not need them.
  *
  * <p>Immutable and thread-safe.
  *
@@ -24,16 +25,14 @@ import java.util.Objects;
  * @param name model name
  * @param version version string reported with every answer
  * @param backbone the pretrained backbone
- * @param dims widths and counts; for a retrieval-only model hidden and key are the backbone's, the rest 0
+ * @param dims widths; for a retrieval-only model hidden and key are the backbone's, vocab 0
  * @param maxDocumentTokens longest document in tokens, [CLS] and [SEP] included
  * @param maxQueryTokens longest question in tokens, [CLS] and [SEP] included
- * @param maxAnswerTokens most tokens the reader generates (0 for a retrieval-only model)
+ * @param maxAnswerTokens longest answer span the reader may choose, in tokens (0 for a retrieval-only model)
  * @param tokens special token ids
  * @param files the TorchScript files, or null for a retrieval-only model
  * @param defaultTopK the k the model was tuned with (optional {@code defaultTopK}), 0 when model.json has none
  * @param lexical the lexical half of self-matching (optional {@code lexical}), null when matching is dense only
- * @param readerScoresAmong whether the reader file also has {@code forward_among} and {@code step_among}, which
- *     score only the ids they are given (optional {@code readerScoresAmong}, default false)
  */
 public record ModelConfig(
         Path dir,
@@ -47,20 +46,22 @@ public record ModelConfig(
         SpecialTokens tokens,
         ModelFiles files,
         int defaultTopK,
-        Lexical lexical,
-        boolean readerScoresAmong) {
+        Lexical lexical) {
 
     /** The contract version this runtime reads. */
-    public static final String FORMAT = "cmt-model/3";
-
-    /** The previous contract version: heads without a {@code weights} method (training/reexport.py converts). */
-    static final String PREVIOUS_FORMAT = "cmt-model/2";
+    public static final String FORMAT = "cmt-model/4";
 
     /** The only lexical matching so far: BM25 over the backbone tokenizer's WordPiece ids. */
     public static final String LEXICAL_KIND = "bm25-wordpiece";
 
     /** The only backbone kind so far: a BERT encoder exported to ONNX. */
     public static final String BACKBONE_KIND = "onnx-bert";
+
+    /** {@code memory.kind}: a memory is the backbone's token states after its memory layer. */
+    public static final String MEMORY_KIND = "token-states";
+
+    /** {@code memory.storage}: int8 states with one float scale per token ({@link MemoryStates}). */
+    public static final String MEMORY_STORAGE = "int8-per-token";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -72,32 +73,33 @@ public record ModelConfig(
      * @param onnxResource classpath resource (or file in the model directory) of the ONNX encoder
      * @param tokenizerResource classpath resource (or file in the model directory) of the tokenizer.json
      * @param hidden width of the encoder's hidden states
+     * @param memoryOutput the ONNX graph's tensor holding the states after layer {@code memoryLayer}, which the
+     *     runtime declares as a second output (null for a retrieval-only model)
+     * @param memoryLayer how many layers that tensor is after (documentation of the tensor; 0 when absent)
      */
-    public record Backbone(String kind, String maven, String onnxResource, String tokenizerResource, int hidden) {}
+    public record Backbone(String kind, String maven, String onnxResource, String tokenizerResource, int hidden,
+                           String memoryOutput, int memoryLayer) {}
 
     /**
-     * Widths and counts.
+     * Widths.
      *
-     * @param hidden width of the memory tokens and soft prompt (equals the backbone's)
+     * @param hidden width of the backbone's states, and so of memories and question states
      * @param key width of keys
-     * @param memoryTokens M, memory tokens per text
-     * @param softPrompt P, soft-prompt vectors the aggregator makes
-     * @param vocab the reader's vocabulary size (logits width)
+     * @param vocab the tokenizer's vocabulary size
      */
-    public record Dims(int hidden, int key, int memoryTokens, int softPrompt, int vocab) {}
+    public record Dims(int hidden, int key, int vocab) {}
 
-    /** Special token ids: padding, and the reader's begin and end of answer. */
-    public record SpecialTokens(int pad, int bos, int eos) {}
+    /** Special token ids: padding, and the {@code [CLS]} and {@code [SEP]} every text starts and ends with. */
+    public record SpecialTokens(int pad, int cls, int sep) {}
 
     /**
-     * The four TorchScript files, resolved against the model directory.
+     * The three TorchScript files, resolved against the model directory.
      *
-     * @param embeddings the word-embedding matrix, dequantised once at load and then an input of the other two
-     * @param compressor hidden states + token ids -> memory tokens and key
-     * @param aggregator question + top-k memories -> soft prompt
-     * @param reader soft prompt -> next-token logits, with a key/value cache ({@code forward} and {@code step})
+     * @param embeddings the word-embedding matrix, de-quantised once at load and then an input of the compressor
+     * @param compressor the backbone's last states + token ids -> key
+     * @param reader question states + one memory's states -> start and end logits over their positions
      */
-    public record ModelFiles(Path embeddings, Path compressor, Path aggregator, Path reader) {}
+    public record ModelFiles(Path embeddings, Path compressor, Path reader) {}
 
     /**
      * The lexical half of self-matching ({@link LexicalWeighting}): a memory's BM25 term weights dotted with the
@@ -108,33 +110,18 @@ public record ModelConfig(
      * @param b BM25 length normalisation, in [0, 1]
      * @param averageLength the document length (tokens) that b normalises against
      * @param queryWeight the weight of the lexical score against the dense keys' dot product
-     * @param answersFromMemoryTerms whether answers may use only the read memories' terms and the ids the idf table
-     *     gives 0 (optional {@code answerVocabulary}: {@value #MEMORY_TERMS}, or {@value #ALL_IDS}, the default)
      */
-    public record Lexical(Path idf, double k1, double b, double averageLength, float queryWeight,
-                          boolean answersFromMemoryTerms) {
+    public record Lexical(Path idf, double k1, double b, double averageLength, float queryWeight) {}
 
-        /** The lexical half of a model whose answers may use every id. */
-        public Lexical(Path idf, double k1, double b, double averageLength, float queryWeight) {
-            this(idf, k1, b, averageLength, queryWeight, false);
-        }
-    }
-
-    /** {@code lexical.answerVocabulary}: answers from the read memories' terms ({@link AnswerVocabulary}). */
-    public static final String MEMORY_TERMS = "memory-terms";
-
-    /** {@code lexical.answerVocabulary}: answers from every id of the vocabulary. */
-    public static final String ALL_IDS = "all";
-
-    /** Whether the model has a compressor head, aggregator and reader. */
+    /** Whether the model has a compressor head and a reader. */
     public boolean hasReader() {
         return files != null;
     }
 
     /** The job-facing summary. */
     public ModelInfo info() {
-        return new ModelInfo(name, version, dims.hidden(), dims.key(), dims.memoryTokens(), hasReader(),
-                maxDocumentTokens);
+        return new ModelInfo(name, version, dims.hidden(), dims.key(), hasReader(), maxDocumentTokens,
+                maxQueryTokens);
     }
 
     /** The path of model.json in {@code dir}. */
@@ -175,22 +162,11 @@ public record ModelConfig(
         }
         String format = keys.string(root, "format");
         if (!FORMAT.equals(format)) {
-            throw new ModelLoadException(json + ": 'format' is '" + format + "', this runtime reads '" + FORMAT
-                    + "'" + (PREVIOUS_FORMAT.equals(format) ? " (a " + PREVIOUS_FORMAT + " model's heads are re-traced "
-                    + "in " + FORMAT + " by training/reexport.py, without retraining)" : ""));
+            throw new ModelLoadException(json + " is " + format + "; this runtime reads " + FORMAT
+                    + " (docs/MODEL-CONTRACT.md)");
         }
         String name = keys.string(root, "name");
         String version = keys.string(root, "version");
-
-        JsonNode b = keys.object(root, "backbone");
-        String kind = keys.string(b, "backbone.kind");
-        if (!BACKBONE_KIND.equals(kind)) {
-            throw new ModelLoadException(json + ": 'backbone.kind' is '" + kind + "', this runtime runs '"
-                    + BACKBONE_KIND + "'");
-        }
-        Backbone backbone = new Backbone(kind, keys.optionalString(b, "backbone.maven"),
-                keys.string(b, "backbone.onnxResource"), keys.string(b, "backbone.tokenizerResource"),
-                keys.positiveInt(b, "backbone.hidden"));
 
         JsonNode filesNode = root.get("files");
         boolean retrievalOnly = filesNode == null || filesNode.isNull() || (filesNode.isObject()
@@ -198,6 +174,21 @@ public record ModelConfig(
         if (!retrievalOnly && !filesNode.isObject()) {
             throw new ModelLoadException(json + ": 'files' must be an object");
         }
+
+        JsonNode b = keys.object(root, "backbone");
+        String kind = keys.string(b, "backbone.kind");
+        if (!BACKBONE_KIND.equals(kind)) {
+            throw new ModelLoadException(json + ": 'backbone.kind' is '" + kind + "', this runtime runs '"
+                    + BACKBONE_KIND + "'");
+        }
+        // A retrieval-only model reads the last layer alone; a reader needs the memory layer's states too.
+        String memoryOutput = retrievalOnly ? keys.optionalString(b, "backbone.memoryOutput")
+                : keys.string(b, "backbone.memoryOutput");
+        int memoryLayer = b.hasNonNull("memoryLayer") || !retrievalOnly ? keys.positiveInt(b, "backbone.memoryLayer")
+                : 0;
+        Backbone backbone = new Backbone(kind, keys.optionalString(b, "backbone.maven"),
+                keys.string(b, "backbone.onnxResource"), keys.string(b, "backbone.tokenizerResource"),
+                keys.positiveInt(b, "backbone.hidden"), memoryOutput, memoryLayer);
 
         int maxDocumentTokens = keys.positiveInt(root, "maxDocumentTokens");
         int maxQueryTokens = keys.positiveInt(root, "maxQueryTokens");
@@ -212,33 +203,38 @@ public record ModelConfig(
         Lexical lexical = root.hasNonNull("lexical") ? lexical(dir, json, keys, keys.object(root, "lexical")) : null;
 
         if (retrievalOnly) {
-            Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0, 0, 0);
+            Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical, false);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical);
         }
 
         JsonNode d = keys.object(root, "dims");
         Dims dims = new Dims(keys.positiveInt(d, "dims.hidden"), keys.positiveInt(d, "dims.key"),
-                keys.positiveInt(d, "dims.memoryTokens"), keys.positiveInt(d, "dims.softPrompt"),
                 keys.positiveInt(d, "dims.vocab"));
         if (dims.hidden() != backbone.hidden()) {
             throw new ModelLoadException(json + ": 'dims.hidden' (" + dims.hidden() + ") must equal "
-                    + "'backbone.hidden' (" + backbone.hidden() + "): the compressor reads the backbone's states");
+                    + "'backbone.hidden' (" + backbone.hidden() + "): memories are the backbone's states");
+        }
+        if (dims.vocab() > Pieces.STARTS_CHUNK) {
+            throw new ModelLoadException(json + ": 'dims.vocab' (" + dims.vocab() + ") must be at most "
+                    + Pieces.STARTS_CHUNK + ": a memory stores each token id in 15 bits");
         }
         int maxAnswerTokens = keys.positiveInt(root, "maxAnswerTokens");
-        SpecialTokens tokens = new SpecialTokens(pad, keys.nonNegativeInt(t, "tokens.bos"),
-                keys.nonNegativeInt(t, "tokens.eos"));
-        for (String key : new String[] {"pad", "bos", "eos"}) {
+        SpecialTokens tokens = new SpecialTokens(pad, keys.nonNegativeInt(t, "tokens.cls"),
+                keys.nonNegativeInt(t, "tokens.sep"));
+        for (String key : new String[] {"pad", "cls", "sep"}) {
             if (t.get(key).asInt() >= dims.vocab()) {
                 throw new ModelLoadException(json + ": 'tokens." + key + "' (" + t.get(key).asInt()
                         + ") is outside the vocabulary of " + dims.vocab());
             }
         }
+        JsonNode memory = keys.object(root, "memory");
+        keys.expect(memory, "memory.kind", MEMORY_KIND);
+        keys.expect(memory, "memory.storage", MEMORY_STORAGE);
         ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "embeddings"),
-                keys.file(dir, filesNode, "compressor"),
-                keys.file(dir, filesNode, "aggregator"), keys.file(dir, filesNode, "reader"));
+                keys.file(dir, filesNode, "compressor"), keys.file(dir, filesNode, "reader"));
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files, defaultTopK, lexical, keys.optionalBoolean(root, "readerScoresAmong"));
+                maxAnswerTokens, tokens, files, defaultTopK, lexical);
     }
 
     private static Lexical lexical(Path dir, Path json, Keys keys, JsonNode node) {
@@ -256,13 +252,8 @@ public record ModelConfig(
         if (k1 == 0 || averageLength == 0) {
             throw new ModelLoadException(json + ": 'lexical.k1' and 'lexical.averageLength' must be positive");
         }
-        String vocabulary = keys.optionalString(node, "lexical.answerVocabulary");
-        if (vocabulary != null && !MEMORY_TERMS.equals(vocabulary) && !ALL_IDS.equals(vocabulary)) {
-            throw new ModelLoadException(json + ": 'lexical.answerVocabulary' is '" + vocabulary + "', must be '"
-                    + MEMORY_TERMS + "' or '" + ALL_IDS + "'");
-        }
         return new Lexical(keys.file(dir, node, "lexical.idf"), k1, b, averageLength,
-                (float) keys.number(node, "lexical.queryWeight"), MEMORY_TERMS.equals(vocabulary));
+                (float) keys.number(node, "lexical.queryWeight"));
     }
 
     /** Typed look-ups that name model.json and the dotted key in every failure. */
@@ -297,15 +288,12 @@ public record ModelConfig(
             return node == null || node.isNull() ? null : string(parent, dotted);
         }
 
-        boolean optionalBoolean(JsonNode parent, String dotted) {
-            JsonNode node = parent.get(leaf(dotted));
-            if (node == null || node.isNull()) {
-                return false;
+        void expect(JsonNode parent, String dotted, String wanted) {
+            String value = string(parent, dotted);
+            if (!wanted.equals(value)) {
+                throw new ModelLoadException(json + ": '" + dotted + "' is '" + value + "', this runtime reads '"
+                        + wanted + "'");
             }
-            if (!node.isBoolean()) {
-                throw new ModelLoadException(json + ": '" + dotted + "' must be true or false, was " + node);
-            }
-            return node.asBoolean();
         }
 
         int positiveInt(JsonNode parent, String dotted) {

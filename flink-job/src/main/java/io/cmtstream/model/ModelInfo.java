@@ -7,17 +7,17 @@ import java.io.Serializable;
  *
  * @param name model name
  * @param version version string reported in every Answer
- * @param hiddenDim width of memory tokens
+ * @param hiddenDim width of the token states memories and questions carry
  * @param keyDim width of keys
- * @param memoryTokens M, memory tokens per text (0 for a retrieval-only model)
- * @param hasReader whether the model has an aggregator and reader (else it only retrieves)
+ * @param hasReader whether the model has a reader (else it only retrieves)
  * @param maxDocumentTokens longest document in tokens; longer ones are truncated
+ * @param maxQueryTokens longest question in tokens; longer ones are truncated
  */
 public record ModelInfo(
         String name,
         String version,
         int hiddenDim,
         int keyDim,
-        int memoryTokens,
         boolean hasReader,
-        int maxDocumentTokens) implements Serializable {}
+        int maxDocumentTokens,
+        int maxQueryTokens) implements Serializable {}

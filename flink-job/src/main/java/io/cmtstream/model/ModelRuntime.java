@@ -80,7 +80,7 @@ public final class ModelRuntime implements AutoCloseable {
         }
     }
 
-    /** Compresses one document into its memory (key + memory tokens). */
+    /** Compresses one document into its memory (key + token states + pieces). */
     public CompletableFuture<Encoding> encodeDocument(String text) {
         if (text == null) {
             return CompletableFuture.failedFuture(new NullPointerException("document text is null"));
@@ -88,7 +88,7 @@ public final class ModelRuntime implements AutoCloseable {
         return released.get() ? closedHandle() : shared.documents.submit(text);
     }
 
-    /** Encodes one question into the documents' key space (self-matching), with its own memory tokens. */
+    /** Encodes one question into the documents' key space (self-matching), with its token states. */
     public CompletableFuture<Encoding> encodeQuery(String question) {
         if (question == null) {
             return CompletableFuture.failedFuture(new NullPointerException("question is null"));
@@ -97,7 +97,7 @@ public final class ModelRuntime implements AutoCloseable {
     }
 
     /**
-     * Aggregates the request's memories with its question and reads the answer.
+     * Reads the answer to the request's question from its memories (empty without memories).
      *
      * <p>Fails with {@link UnsupportedOperationException} for a retrieval-only model
      * ({@link ModelInfo#hasReader()} false) and with {@link IllegalArgumentException} for sizes that do not fit
@@ -113,7 +113,7 @@ public final class ModelRuntime implements AutoCloseable {
                     "model " + s.info.name() + " is retrieval-only: no reader"));
         }
         try {
-            DjlCmtModel.validate(request, s.info, "answer request");
+            AnswerRequest.validate(request, s.info, "answer request");
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }

@@ -1,0 +1,196 @@
+package io.cmtstream.model;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The late-interaction span reader ({@code reader.pt}, contract {@code cmt-model/4}): the backbone's upper layers,
+ * tuned, read a question's states followed by one memory's states and score every position as the answer's start
+ * and end; the answer is the best span over all the question's memories ({@link SpanChooser}), copied from that
+ * memory's pieces ({@link PieceText}).
+ *
+ * <p>Every (question, memory) pair of a call is one row of a batch; rows go to the reader in groups of similar
+ * length ({@link LengthBuckets}) of at most {@value #MAX_BATCH_TOKENS} padded positions, which bounds the
+ * attention's memory, each group padded to its longest question and longest memory. A question without memories
+ * (closed book) gets an empty answer without a model call.
+ *
+ * <p>Thread-safe: calls share only the reader's de-quantised weights, made once at load and read-only. Owns the
+ * reader's model and that tensor; {@link #close} frees them.
+ */
+final class SpanReader implements AutoCloseable {
+
+    /** Most padded positions (rows x (question + memory length)) per reader call. */
+    static final int MAX_BATCH_TOKENS = 8192;
+    /** Rows of a call are grouped so that padding is at most this share of their positions. */
+    private static final double MAX_PADDING_SHARE = 0.1;
+
+    private final Model reader;
+    private final Path file;
+    private final NDManager manager;
+    private final NDArray weights;
+    private final int hidden;
+    private final int maxAnswerTokens;
+    private final PieceText pieceText;
+
+    /**
+     * One question read with one memory.
+     *
+     * @param question the question's states {@code [Lq, hidden]}
+     * @param memory the memory's de-quantised states {@code [T, hidden]}
+     */
+    record Row(float[] question, float[] memory) {}
+
+    /**
+     * A row's logits at its memory's positions.
+     *
+     * @param start start logits, one per memory position
+     * @param end end logits, one per memory position
+     */
+    record Logits(float[] start, float[] end) {}
+
+    private SpanReader(Model reader, Path file, NDManager manager, NDArray weights, int hidden, int maxAnswerTokens,
+                       PieceText pieceText) {
+        this.reader = reader;
+        this.file = file;
+        this.manager = manager;
+        this.weights = weights;
+        this.hidden = hidden;
+        this.maxAnswerTokens = maxAnswerTokens;
+        this.pieceText = pieceText;
+    }
+
+    /**
+     * Loads the reader named in {@code config}; what it opens is added to {@code opened}.
+     *
+     * @throws ModelLoadException naming the file at fault
+     */
+    static SpanReader load(ModelConfig config, Device device, PieceText pieceText, List<AutoCloseable> opened) {
+        Path file = config.files().reader();
+        Model reader = TorchScripts.load("reader", file, device, opened);
+        NDManager manager = reader.getNDManager().newSubManager();
+        opened.add(manager);
+        NDArray weights = TorchScripts.headWeights(reader, file, manager);
+        return new SpanReader(reader, file, manager, weights, config.dims().hidden(), config.maxAnswerTokens(),
+                pieceText);
+    }
+
+    /** Each request's answer: the best span of its memories as text; empty for a request without memories. */
+    List<String> answer(List<AnswerRequest> requests) {
+        List<Row> rows = new ArrayList<>();
+        for (AnswerRequest request : requests) {
+            for (MemoryStates memory : memories(request)) {
+                rows.add(new Row(request.questionStates(), memory.dequantize()));
+            }
+        }
+        List<Logits> logits = logits(rows);
+        List<String> answers = new ArrayList<>(requests.size());
+        int row = 0;
+        for (AnswerRequest request : requests) {
+            List<MemoryStates> memories = memories(request);
+            List<float[]> starts = new ArrayList<>(memories.size());
+            List<float[]> ends = new ArrayList<>(memories.size());
+            for (int j = 0; j < memories.size(); j++, row++) {
+                starts.add(logits.get(row).start());
+                ends.add(logits.get(row).end());
+            }
+            SpanChooser.Span span = SpanChooser.best(starts, ends, maxAnswerTokens);
+            answers.add(span == null ? ""
+                    : pieceText.text(memories.get(span.memory()).pieces(), span.start(), span.end()));
+        }
+        return answers;
+    }
+
+    /** The reader's start and end logits at each row's memory positions, in order. */
+    List<Logits> logits(List<Row> rows) {
+        int[] lengths = new int[rows.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = (rows.get(i).question().length + rows.get(i).memory().length) / hidden;
+        }
+        Logits[] out = new Logits[rows.size()];
+        for (int[] group : LengthBuckets.of(lengths, MAX_PADDING_SHARE)) {
+            // a group is ordered by length: cut it where its padded positions would pass the bound
+            int from = 0;
+            while (from < group.length) {
+                int to = from + 1;
+                while (to < group.length && (long) (to - from + 1) * lengths[group[to]] <= MAX_BATCH_TOKENS) {
+                    to++;
+                }
+                int[] call = Arrays.copyOfRange(group, from, to);
+                List<Logits> result = call(call, rows);
+                for (int i = 0; i < call.length; i++) {
+                    out[call[i]] = result.get(i);
+                }
+                from = to;
+            }
+        }
+        return Arrays.asList(out);
+    }
+
+    /** One reader call over {@code rows[which]}, padded to their longest question and longest memory. */
+    private List<Logits> call(int[] which, List<Row> rows) {
+        int batch = which.length;
+        int questionLength = 0;
+        int memoryLength = 0;
+        for (int r : which) {
+            questionLength = Math.max(questionLength, rows.get(r).question().length / hidden);
+            memoryLength = Math.max(memoryLength, rows.get(r).memory().length / hidden);
+        }
+        float[] q = new float[batch * questionLength * hidden];
+        float[] qMask = new float[batch * questionLength];
+        float[] m = new float[batch * memoryLength * hidden];
+        float[] mMask = new float[batch * memoryLength];
+        for (int b = 0; b < batch; b++) {
+            Row row = rows.get(which[b]);
+            System.arraycopy(row.question(), 0, q, b * questionLength * hidden, row.question().length);
+            Arrays.fill(qMask, b * questionLength, b * questionLength + row.question().length / hidden, 1f);
+            System.arraycopy(row.memory(), 0, m, b * memoryLength * hidden, row.memory().length);
+            Arrays.fill(mMask, b * memoryLength, b * memoryLength + row.memory().length / hidden, 1f);
+        }
+        int width = questionLength + memoryLength;
+        float[] start;
+        float[] end;
+        try (NDManager call = reader.getNDManager().newSubManager()) {
+            NDList outputs = TorchScripts.forward(reader, file, call, new NDList(
+                    call.create(q, new Shape(batch, questionLength, hidden)),
+                    call.create(qMask, new Shape(batch, questionLength)),
+                    call.create(m, new Shape(batch, memoryLength, hidden)),
+                    call.create(mMask, new Shape(batch, memoryLength)),
+                    weights));
+            if (outputs.size() != 2) {
+                throw new IllegalStateException(file + " must return (start, end), returned " + outputs.size()
+                        + " tensors");
+            }
+            TorchScripts.expectShape(file, "start", outputs.get(0), batch, width);
+            TorchScripts.expectShape(file, "end", outputs.get(1), batch, width);
+            start = outputs.get(0).toFloatArray();
+            end = outputs.get(1).toFloatArray();
+        }
+        List<Logits> out = new ArrayList<>(batch);
+        for (int b = 0; b < batch; b++) {
+            // memory position p of row b is at questionLength + p, whatever the row's own question length
+            int from = b * width + questionLength;
+            int tokens = rows.get(which[b]).memory().length / hidden;
+            out.add(new Logits(Arrays.copyOfRange(start, from, from + tokens),
+                    Arrays.copyOfRange(end, from, from + tokens)));
+        }
+        return out;
+    }
+
+    private static List<MemoryStates> memories(AnswerRequest request) {
+        return request.memories() == null ? List.of() : request.memories();
+    }
+
+    @Override
+    public void close() {
+        TorchScripts.closeAll(List.of(reader, manager), null);
+    }
+}

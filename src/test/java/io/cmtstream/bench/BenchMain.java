@@ -154,7 +154,7 @@ public final class BenchMain {
                 + "being produced. "
                 + "Consistency window on the quiet documents stream (`cmt.watermark.idle-timeout`): "
                 + idleTimeout.toMillis() + " ms. Stage columns are the answer's own timings (question encoding, "
-                + "matching, aggregation + decoding).\n\n");
+                + "matching, reading).\n\n");
         md.append("| memories | queries | p50 ms | p99 ms | max ms | encode p50 ms | match p50 ms | match p99 ms | read p50 ms "
                 + "| read p99 ms | RocksDB bytes/memory | heap bytes/memory |\n"
                 + "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

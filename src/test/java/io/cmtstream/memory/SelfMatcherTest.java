@@ -90,7 +90,7 @@ class SelfMatcherTest {
         assertEquals(List.of("lexical", "dense"), top.stream().map(SelfMatcher.Match::docId).toList());
         SelfMatcher.Match lexical = top.get(0);
         assertEquals(0.6f + 0.5f, lexical.score(), 1e-2, "dense 0.6 + 0.1 * 2 + 0.1 * 3");
-        assertEquals(0.6f, lexical.keyScore(), 1e-2, "the aggregator's score is the keys' cosine alone");
+        assertEquals(0.6f, lexical.keyScore(), 1e-2, "the key score is the keys' cosine alone");
         assertEquals(SelfMatcher.topK(keys, MatchKey.dense(query.dense()), 2).get(0).docId(), "dense",
                 "without its lexical half the query prefers the dense match");
     }

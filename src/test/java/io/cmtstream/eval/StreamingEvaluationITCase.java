@@ -33,7 +33,7 @@ class StreamingEvaluationITCase {
 
         assertEquals(0, exit, printed);
         String report = Files.readString(out.resolve("report.md"));
-        assertTrue(report.contains("18 of 18 answers received"), report);
+        assertTrue(report.contains("27 of 27 answers received"), report);
         for (String condition : StreamingEvaluation.CONDITIONS) {
             assertTrue(report.contains("| " + condition + " |"), "no row for " + condition + " in\n" + report);
         }

@@ -32,13 +32,20 @@ import java.util.Properties;
  *   <li>once every article is in, every question is asked again under each condition: {@code cmt-end} (top-k
  *       self-matching; against {@code cmt-now} this is knowledge retention), {@code recall} (top-10 evidence, for
  *       recall@1/5/10), {@code closed-book} (no memory), {@code oracle} (the gold paragraph's memory),
- *       {@code bm25} (BM25's best paragraph's memory, through the same compressor and reader);</li>
+ *       {@code bm25} (BM25's best paragraph's memory, through the same compressor and reader), {@code cmt-k1} and
+ *       {@code cmt-k3} (top-1 and top-3 self-matching, whatever {@code --k} is: does aggregating more memories
+ *       help?);</li>
+ *   <li>then, from the {@code recall} answers' evidence, {@code gold-rank3}: the gold paragraph's memory behind the
+ *       two best-matching other memories (k = 3): are all k memories really read?</li>
  *   <li>answers are read from the answers topic only, and scored with the official SQuAD v1.1 EM/F1.</li>
  * </ol>
  * Baselines use {@code Query.restrictTo}, so every condition goes through the same job, compressor and reader.
  */
 public final class StreamingEvaluation {
-    static final List<String> CONDITIONS = List.of("cmt-now", "cmt-end", "recall", "closed-book", "oracle", "bm25");
+    static final List<String> CONDITIONS = List.of("cmt-now", "cmt-end", "recall", "closed-book", "oracle", "bm25",
+            "cmt-k1", "cmt-k3", "gold-rank3");
+    /** Conditions asked once every article is in, per question. */
+    private static final int END_CONDITIONS = 7;
 
     private final SquadDataset data;
     private final Map<String, List<SquadDataset.Question>> questionsByArticle = new LinkedHashMap<>();
@@ -96,17 +103,48 @@ public final class StreamingEvaluation {
             ask(client, "closed-book", q, 1, List.of());
             ask(client, "oracle", q, 1, List.of(q.paragraphId()));
             ask(client, "bm25", q, 1, bm25Top1.containsKey(q.id()) ? List.of(bm25Top1.get(q.id())) : List.of());
-            expected += 5;
+            ask(client, "cmt-k1", q, 1, null);
+            ask(client, "cmt-k3", q, 3, null);
+            expected += END_CONDITIONS;
         }
         client.flush();
         out.printf("Streamed %d documents of %d articles and %d queries (%d questions x %d conditions); "
                 + "reading answers...%n", documents, data.articles().size(), expected, questions.size(),
-                CONDITIONS.size());
+                END_CONDITIONS + 1);
 
         Map<String, Map<String, Answer>> answers = new LinkedHashMap<>();
         CONDITIONS.forEach(c -> answers.put(c, new HashMap<>()));
         Map<String, Long> receivedAt = new HashMap<>();
         long deadline = System.nanoTime() + timeout.toNanos();
+        int received = collect(client, answers, receivedAt, expected, deadline);
+
+        // The two best-matching other memories come from the recall run's evidence, so they are asked only now.
+        int asked = 0;
+        for (SquadDataset.Question q : questions) {
+            Answer recall = answers.get("recall").get(q.id());
+            if (recall != null) {
+                ask(client, "gold-rank3", q, 3, goldBehindOthers(recall, q.paragraphId()));
+                asked++;
+            }
+        }
+        client.flush();
+        expected += questions.size();
+        received += collect(client, answers, receivedAt, asked, deadline);
+        return new Run(answers, receivedAt, firstPublished, documents, expected,
+                Duration.ofNanos(System.nanoTime() - started));
+    }
+
+    /** The two best-matching memories other than the gold one, then the gold one. */
+    static List<String> goldBehindOthers(Answer recall, String gold) {
+        List<String> ids = new ArrayList<>(recall.getEvidence().stream().map(Evidence::getDocId)
+                .filter(id -> !id.equals(gold)).limit(2).toList());
+        ids.add(gold);
+        return ids;
+    }
+
+    /** Reads answers of this tenant until {@code expected} new ones came or the deadline passed; how many came. */
+    private int collect(CmtClient client, Map<String, Map<String, Answer>> answers, Map<String, Long> receivedAt,
+                        int expected, long deadline) {
         int received = 0;
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName("answers").setInitialMax(expected)
                 .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(out)).build()) {
@@ -125,8 +163,7 @@ public final class StreamingEvaluation {
                 bar.stepTo(received);
             }
         }
-        return new Run(answers, receivedAt, firstPublished, documents, expected,
-                Duration.ofNanos(System.nanoTime() - started));
+        return received;
     }
 
     private void ask(CmtClient client, String condition, SquadDataset.Question q, int topK, List<String> restrictTo) {
@@ -175,7 +212,10 @@ public final class StreamingEvaluation {
                 "recall", "top-10 memories (the retrieval run)",
                 "closed-book", "no memory (restrictTo = [])",
                 "oracle", "the gold paragraph's memory",
-                "bm25", "the memory of BM25's top-1 paragraph");
+                "bm25", "the memory of BM25's top-1 paragraph",
+                "cmt-k1", "top-1 memory",
+                "cmt-k3", "top-3 memories",
+                "gold-rank3", "the gold paragraph's memory behind the two best-matching other memories (k = 3)");
         for (String condition : CONDITIONS) {
             report.reading(condition, descriptions.get(condition),
                     SquadScorer.score(questions, predictions(run, condition)));

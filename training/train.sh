@@ -12,7 +12,13 @@
 #  4. fits the lexical half of self-matching (training/lexical.py: BM25 statistics of the train paragraphs, the
 #     weight against the dense key chosen on validation) into the model directory, and chooses on validation
 #     whether answers are decoded from the read memories' terms only (lexical.answerVocabulary);
-#  5. writes the Java parity fixture src/test/resources/parity/parity.json.
+#  5. trains the reader (contract cmt-model/4, docs/MODEL.md "Reader"): runs the frozen backbone once more over
+#     the train and validation paragraphs and questions keeping the states after layer 8 (training/late_extract.py
+#     -> training/cache/late.pt), tunes bge-small's layers 8..11 as a span reader over [question; memory] states
+#     (training/late_reader.py train: resumable from training/cache/late_ckpt.pt), chooses k on validation,
+#     exports reader.pt and model.json (the key head, compressor.pt, and the lexical half stay those of steps 3-4;
+#     steps 3-4's aggregator.pt and generative reader.pt are replaced);
+#  6. writes the Java parity fixture src/test/resources/parity/parity.json (training/late_fixture.py).
 #
 # Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is
 # linked against the generic libblas.so.3: with the reference BLAS a 2-core run is ~10x slower; installing
@@ -37,7 +43,18 @@ if [ ! -f training/cache/features.pt ]; then
   THREADS=$THREADS $PY training/extract.py data/squad/squad-v1.1-dev-open.json data/squad/split.json \
       target/backbone training/cache
 fi
-$PY training/train.py --threads "$THREADS" "$@"
-$PY training/lexical.py
-$PY training/fixture.py
+if [ ! -f training/cache/key-head.done ]; then
+  $PY training/train.py --threads "$THREADS" "$@"
+  $PY training/lexical.py models/cmt-bge-small-squad target/backbone
+  touch training/cache/key-head.done
+fi
+mkdir -p training/cache/backbone
+cp -n target/backbone/bge-small-en-v1.5.onnx target/backbone/bge-small-en-v1.5-tokenizer.json training/cache/backbone/
+export PYTHONPATH=training
+[ -f training/cache/late.pt ] || $PY training/late_extract.py --threads "$THREADS"
+$PY training/late_reader.py train --threads "$THREADS" --epochs "${READER_EPOCHS:-2}" --minutes "${READER_MINUTES:-600}"
+$PY training/late_reader.py eval --threads "$THREADS" --report training/cache/late-validation.json
+$PY training/late_reader.py export --figures training/cache/late-validation.json
+rm -f models/cmt-bge-small-squad/aggregator.pt
+$PY training/late_fixture.py
 echo "total wall time $(( $(date +%s) - start ))s"

@@ -1,0 +1,510 @@
+"""The late-interaction span reader: bge-small's top layers, tuned, read [question states; memory states] with
+full attention and point at the answer's first and last token in the memory.
+
+A memory is the document's states after the frozen lower `split` layers (computed once, when the document
+arrives, int8 per token: training/late_extract.py) plus its WordPiece ids and space flags, which are copy
+targets only (the network never takes them as input). A question goes through the same lower layers (the same
+compressor); at question time the reader runs the upper layers over the question's states followed by one
+memory's states and scores every memory token as answer start and end. With k memories, each is read with the
+question separately and the spans of all k compete under one softmax ("shared normalisation"), so a memory's
+rank has no effect on what is read from it, and more memories only add candidates.
+
+    PYTHONPATH=training /usr/bin/python3 training/late_reader.py train [--minutes 60] [--negatives 1]
+    PYTHONPATH=training /usr/bin/python3 training/late_reader.py eval [--k 1,3]
+
+Checkpoints (model, optimiser, step, data order) go to training/cache/late_ckpt.pt every few minutes; `train`
+resumes from it. Every choice is made on the validation split.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from backbone import Bert
+from common import em_f1
+from model import Head, QLinear, quantize_all
+
+NEG = -1.0e4
+MAX_ANSWER = 30
+
+
+class Layer(nn.Module):
+    """One post-LN BERT layer (exact GELU, eps 1e-12), its matrices as QLinear (int8 at export)."""
+
+    def __init__(self, w, p, heads=12):
+        super().__init__()
+        d = w[p + "attention.self.query.weight"].shape[0]
+        self.heads, self.dh = heads, d // heads
+
+        def lin(name):
+            m = QLinear(w[p + name + ".weight"].shape[0], w[p + name + ".weight"].shape[1])
+            m.weight.data.copy_(w[p + name + ".weight"].t())     # ONNX MatMul weights are [in, out]
+            m.bias.data.copy_(w[p + name + ".bias"])
+            return m
+
+        def ln(name):
+            m = nn.LayerNorm(d, eps=1e-12)
+            m.weight.data.copy_(w[p + name + ".weight"])
+            m.bias.data.copy_(w[p + name + ".bias"])
+            return m
+
+        self.q, self.k, self.v = (lin("attention.self." + n) for n in ("query", "key", "value"))
+        self.o = lin("attention.output.dense")
+        self.ln1 = ln("attention.output.LayerNorm")
+        self.f1, self.f2 = lin("intermediate.dense"), lin("output.dense")
+        self.ln2 = ln("output.LayerNorm")
+
+    def split(self, x):
+        return x.reshape(x.size(0), x.size(1), self.heads, self.dh).transpose(1, 2)
+
+    def forward(self, x, bias):
+        a = torch.softmax(self.split(self.q(x)) @ self.split(self.k(x)).transpose(-1, -2) / math.sqrt(self.dh) + bias, -1)
+        c = (a @ self.split(self.v(x))).transpose(1, 2).reshape(x.size(0), x.size(1), -1)
+        x = self.ln1(x + self.o(c))
+        return self.ln2(x + self.f2(F.gelu(self.f1(x))))
+
+
+class LateReader(Head):
+    """question [B, Lq, H] and memory [B, Lm, H] states after the split layer, their masks [B, Lq], [B, Lm]
+    -> span logits (start, end) [B, Lq + Lm] over the concatenated positions (the caller reads the memory's part,
+    positions Lq ..; masked positions get NEG)."""
+
+    def __init__(self, bert_w, first, layers):
+        super().__init__()
+        self.layers = nn.ModuleList([Layer(bert_w, f"encoder.layer.{i}.") for i in range(first, layers)])
+        self.span = nn.Linear(self.layers[0].q.din, 2)
+        nn.init.normal_(self.span.weight, std=0.02)
+        nn.init.zeros_(self.span.bias)
+
+    def forward(self, q, qmask, m, mmask, w=None):
+        with self.bound(w):
+            x = torch.cat([q, m], 1)
+            mask = torch.cat([qmask, mmask], 1)
+            bias = (1.0 - mask)[:, None, None, :] * NEG
+            for layer in self.layers:
+                x = layer(x, bias)
+            logits = self.span(x) + ((1.0 - mask) * NEG)[..., None]
+            return logits[..., 0], logits[..., 1]
+
+
+# ---------------------------------------------------------------- data
+class Cache:
+    def __init__(self, path):
+        d = torch.load(path)
+        self.split_layer = d["split_layer"]
+        self.paras, self.qs = d["paras"], d["qs"]
+        self.p_mid, self.p_scale, self.q_mid = d["p_mid"], d["p_scale"], d["q_mid"]
+        self.p_last, self.q_last = d["p_last"], d["q_last"]
+
+    def memory(self, i):
+        return self.p_mid[i].float() * self.p_scale[i][:, None]
+
+    def pad(self, rows):
+        L = max(r.size(0) for r in rows)
+        x = torch.zeros(len(rows), L, rows[0].size(1))
+        m = torch.zeros(len(rows), L)
+        for j, r in enumerate(rows):
+            x[j, :r.size(0)] = r
+            m[j, :r.size(0)] = 1.0
+        return x, m
+
+    def answerable(self, i):
+        """Memory positions that may start or end an answer: real tokens except [CLS] and [SEP]."""
+        n = len(self.paras[i]["ids"])
+        ok = torch.zeros(n, dtype=torch.bool)
+        ok[1:n - 1] = True
+        return ok
+
+
+def span_text(vocab, ids, space, s, e):
+    out = ""
+    for i in range(s, e + 1):
+        piece = vocab[ids[i]]
+        if piece.startswith("##"):
+            out += piece[2:]
+        else:
+            out += (" " if i > s and space[i] else "") + piece
+    return out
+
+
+def best_spans(start, end, ok, max_len=MAX_ANSWER):
+    """Per row the best (score, s, e) with s <= e < s + max_len among allowed positions."""
+    st = start.masked_fill(~ok, -1e9)
+    en = end.masked_fill(~ok, -1e9)
+    L = st.size(1)
+    sc = st[:, :, None] + en[:, None, :]
+    band = torch.ones(L, L, dtype=torch.bool).triu().tril(max_len - 1)
+    sc = sc.masked_fill(~band, -2e9)
+    flat = sc.reshape(sc.size(0), -1)
+    v, ix = flat.max(1)
+    return v, ix // L, ix % L
+
+
+# ---------------------------------------------------------------- training
+def window(n, width, rng, must=None):
+    """[a, b) of at most `width` positions of 0..n-1, random, containing `must` (s, e) when given."""
+    if n <= width:
+        return 0, n
+    if must is None:
+        a = rng.randrange(0, n - width + 1)
+    else:
+        lo, hi = max(0, must[1] - width + 1), min(must[0], n - width)
+        a = rng.randint(lo, hi) if lo <= hi else max(0, min(must[0], n - width))
+    return a, a + width
+
+
+def read_rows(model, cache, rows):
+    """Span logits at the memory positions of (question, paragraph, window) rows, masked where no answer may be."""
+    qx, qm = cache.pad([cache.q_mid[qi].float() for qi, _, _ in rows])
+    mx, mm = cache.pad([cache.memory(p)[a:b] for _, p, (a, b) in rows])
+    start, end = model(qx, qm, mx, mm)
+    Lq = qx.size(1)
+    ok = torch.zeros_like(mm, dtype=torch.bool)
+    for j, (_, p, (a, b)) in enumerate(rows):
+        ok[j, :b - a] = cache.answerable(p)[a:b]
+    return start[:, Lq:].masked_fill(~ok, NEG), end[:, Lq:].masked_fill(~ok, NEG)
+
+
+def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_width=64):
+    """Shared-normalisation loss: each question reads a window of its gold memory that holds the answer and
+    `negatives` windows of other memories of its article, and the gold start / end compete with every allowed
+    position of all of them. Windows keep the step cheap on a CPU: the states already carry the whole
+    paragraph's context from the lower layers."""
+    gold, neg, spans = [], [], []
+    for qi in qrows:
+        q = cache.qs[qi]
+        n = len(cache.paras[q["para"]]["ids"])
+        a, b = window(n, width, rng, rng.choice(q["spans"]))
+        gold.append((qi, q["para"], (a, b)))
+        spans.append([(s - a, e - a) for s, e in q["spans"] if a <= s and e < b])
+        others = [p for p in by_article[cache.paras[q["para"]]["article"]] if p != q["para"]]
+        for p in rng.sample(others, negatives):
+            neg.append((qi, p, window(len(cache.paras[p]["ids"]), neg_width, rng)))
+    gs, ge = read_rows(model, cache, gold)
+    if neg:
+        ns, ne = read_rows(model, cache, neg)
+        ns, ne = ns.reshape(len(qrows), -1), ne.reshape(len(qrows), -1)
+        alls, alle = torch.cat([gs, ns], 1), torch.cat([ge, ne], 1)
+    else:
+        alls, alle = gs, ge
+    loss = 0.0
+    for r, sp in enumerate(spans):
+        ss = torch.tensor(sorted({s for s, _ in sp}))
+        es = torch.tensor(sorted({e for _, e in sp}))
+        loss = loss + (torch.logsumexp(alls[r], 0) - torch.logsumexp(gs[r, ss], 0)
+                       + torch.logsumexp(alle[r], 0) - torch.logsumexp(ge[r, es], 0)) / 2
+    return loss / len(spans)
+
+
+def train(a):
+    torch.manual_seed(a.seed)
+    cache = Cache(a.cache)
+    bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
+    model = LateReader(bert.w, cache.split_layer, bert.layers)
+    del bert
+    train_q = [i for i, q in enumerate(cache.qs) if q["split"] == "train" and q["spans"]]
+    by_article = {}
+    for i, p in enumerate(cache.paras):
+        by_article.setdefault(p["article"], []).append(i)
+    head = list(model.span.parameters())
+    body = [p for n, p in model.named_parameters() if not n.startswith("span.")]
+    opt = torch.optim.AdamW([{"params": body, "lr": a.lr}, {"params": head, "lr": a.lr * 10}], weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(train_q) / a.batch)
+    total = a.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / a.warmup) * max(0.0, 1.0 - s / total))
+    step, order, spent = 0, None, 0
+    ckpt = os.path.join(os.path.dirname(a.cache), "late_ckpt.pt")
+    if os.path.exists(ckpt) and not a.fresh:
+        c = torch.load(ckpt)
+        model.load_state_dict(c["model"])
+        opt.load_state_dict(c["opt"])
+        sched.load_state_dict(c["sched"])
+        step, order = c["step"], c["order"]
+        spent = c.get("seconds", 0)
+        print(f"resumed at step {step}/{total}", flush=True)
+    rng = random.Random(a.seed + step)
+    if order is None:
+        order = []
+        r = random.Random(a.seed)
+        for _ in range(a.epochs):
+            e = list(train_q)
+            r.shuffle(e)
+            order.extend(e)
+    model.train()
+    t0 = last_save = time.time()
+    run_loss = None
+    while step < total and time.time() - t0 < a.minutes * 60:
+        rows = order[step * a.batch:(step + 1) * a.batch]
+        if not rows:
+            break
+        loss = batch_loss(model, cache, rows, a.negatives, rng, by_article, a.width, a.neg_width)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        run_loss = loss.item() if run_loss is None else 0.95 * run_loss + 0.05 * loss.item()
+        if step % 10 == 0:
+            print(f"step {step}/{total} loss {run_loss:.3f} {time.time() - t0:.0f}s", flush=True)
+        if time.time() - last_save > a.save_minutes * 60 or step == total:
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "step": step, "order": order, "args": vars(a),
+                        "seconds": round(spent + time.time() - t0)}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
+            last_save = time.time()
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "step": step, "order": order, "args": vars(a),
+                        "seconds": round(spent + time.time() - t0)}, ckpt + ".tmp")
+    os.replace(ckpt + ".tmp", ckpt)
+    print(f"stopped at step {step}/{total} after {time.time() - t0:.0f}s", flush=True)
+    return model, cache
+
+
+# ---------------------------------------------------------------- evaluation
+@torch.no_grad()
+def read(model, cache, qrows, memories, bs=24):
+    """Per question the answer read from its memories (a list of paragraph indices each): the best span of all."""
+    vocab = read.vocab
+    flat = [(r, p) for r, ms in enumerate(memories) for p in ms]
+    best = [(-float("inf"), None, 0, 0) for _ in qrows]
+    flat.sort(key=lambda x: len(cache.paras[x[1]]["ids"]))
+    for s in range(0, len(flat), bs):
+        chunk = flat[s:s + bs]
+        qx, qm = cache.pad([cache.q_mid[qrows[r]].float() for r, _ in chunk])
+        mx, mm = cache.pad([cache.memory(p) for _, p in chunk])
+        st, en = model(qx, qm, mx, mm)
+        st, en = st[:, qx.size(1):], en[:, qx.size(1):]
+        ok = torch.zeros_like(mm, dtype=torch.bool)
+        for j, (_, p) in enumerate(chunk):
+            o = cache.answerable(p)
+            ok[j, :o.size(0)] = o
+        v, bs_, be = best_spans(st, en, ok)
+        for j, (r, p) in enumerate(chunk):
+            if v[j] > best[r][0]:
+                best[r] = (float(v[j]), p, int(bs_[j]), int(be[j]))
+    out = []
+    for _, p, s, e in best:
+        out.append("" if p is None else span_text(vocab, cache.paras[p]["ids"], cache.paras[p]["space"], s, e))
+    return out
+
+
+@torch.no_grad()
+def match_scores(cache, model_dir, qrows, prows):
+    """Question x paragraph match scores of the bundled key head on the cached last-layer states (dense key plus
+    the lexical half, as the memory bank scores them)."""
+    info = json.load(open(os.path.join(model_dir, "model.json")))
+    comp = torch.jit.load(os.path.join(model_dir, info["files"]["compressor"]))
+    emb = torch.jit.load(os.path.join(model_dir, info["files"]["embeddings"]))(torch.zeros(1))
+    w = comp.weights(torch.zeros(1))
+
+    def keys(states, ids_list):
+        out = []
+        for s in range(0, len(states), 64):
+            x, m = Cache.pad(None, [h.float() for h in states[s:s + 64]])
+            ids = torch.zeros(x.size(0), x.size(1), dtype=torch.long)
+            for j, i in enumerate(ids_list[s:s + 64]):
+                ids[j, :len(i)] = torch.tensor(i)
+            out.append(comp(x, ids, m, emb, w)[1])
+        return torch.cat(out)
+
+    pk = keys([cache.p_last[i] for i in prows], [cache.paras[i]["ids"] for i in prows])
+    qk = keys([cache.q_last[i] for i in qrows], [cache.qs[i]["ids"] for i in qrows])
+    S = qk @ pk.t()
+    lex = info.get("lexical")
+    if lex:
+        # the memory bank's match score: the keys' cosine plus queryWeight x BM25 over WordPiece ids
+        from lexical import document_weights, load_idf, query_terms
+        idf = load_idf(model_dir, lex)
+        for c, i in enumerate(prows):
+            w = document_weights(cache.paras[i]["ids"], idf, lex["averageLength"])
+            for r, qi in enumerate(qrows):
+                S[r, c] += lex["queryWeight"] * sum(w.get(t, 0.0) for t in query_terms(cache.qs[qi]["ids"], idf))
+    return S
+
+
+def evaluate(model, cache, a, split="validation"):
+    model.eval()
+    qrows = [i for i, q in enumerate(cache.qs) if q["split"] == split]
+    if a.limit:
+        qrows = qrows[:a.limit]
+    prows = [i for i, p in enumerate(cache.paras) if p["split"] == split]
+    refs = [cache.qs[i]["answers"] for i in qrows]
+    gold = [cache.qs[i]["para"] for i in qrows]
+    res = {}
+    t0 = time.time()
+    oracle = read(model, cache, qrows, [[g] for g in gold])
+    res["oracle"] = em_f1(oracle, refs)
+    S = match_scores(cache, a.model, qrows, prows)
+    rank = S.argsort(1, descending=True)
+    res["recall@1"] = 100.0 * sum(prows[int(rank[r, 0])] == gold[r] for r in range(len(qrows))) / len(qrows)
+    for k in [int(x) for x in a.k.split(",")]:
+        mems = [[prows[int(j)] for j in rank[r, :k]] for r in range(len(qrows))]
+        res[f"cmt_k{k}"] = em_f1(read(model, cache, qrows, mems), refs)
+    # the gold memory behind the two best-matching other memories
+    mems = [[prows[int(j)] for j in rank[r] if prows[int(j)] != gold[r]][:2] + [gold[r]] for r in range(len(qrows))]
+    res["gold_rank3"] = em_f1(read(model, cache, qrows, mems), refs)
+    res["seconds"] = round(time.time() - t0)
+    print(json.dumps({k: (v if not isinstance(v, tuple) else [round(x, 1) for x in v]) for k, v in res.items()}),
+          flush=True)
+    return res, oracle
+
+
+# ---------------------------------------------------------------- export
+def trace(model):
+    """The reader traced in the contract's form (docs/MODEL-CONTRACT.md, cmt-model/4): int8 matrices, `weights`
+    made once by the caller and passed as the last input of `forward`. Checked against the eager module on
+    shapes other than the tracing example's."""
+    quantize_all(model)
+    model.eval()
+    like = torch.zeros(1)
+    w = model.weights(like)
+    g = torch.Generator().manual_seed(7)
+
+    def inputs(b, lq, lm):
+        q, m = torch.randn(b, lq, 384, generator=g), torch.randn(b, lm, 384, generator=g)
+        qm, mm = torch.ones(b, lq), torch.ones(b, lm)
+        qm[0, lq - 1:] = 0
+        mm[-1, lm // 2:] = 0
+        return q, qm, m, mm
+
+    traced = torch.jit.trace_module(model, {"forward": inputs(2, 9, 13) + (w,), "weights": (like,)},
+                                    check_trace=False)
+    worst = 0.0
+    with torch.no_grad():
+        wt = traced.weights(like)
+        for shape in ((1, 5, 40), (3, 17, 7), (4, 30, 120)):
+            x = inputs(*shape)
+            for a, b in zip(model(*x, w), traced(*x, wt)):
+                mask = torch.cat([x[1], x[3]], 1).bool()
+                worst = max(worst, float((a - b).abs()[mask].max()))
+    assert worst < 1e-3, worst
+    return traced, worst
+
+
+def write_model_json(model_dir, reader_path, split_layer, args, figures, max_answer=MAX_ANSWER):
+    """model.json of the cmt-model/4 bundle: the key head's and the lexical half's sections are kept from the
+    directory's current model.json (whatever its format); the reader's are written anew."""
+    import datetime
+    import hashlib
+    path = os.path.join(model_dir, "model.json")
+    old = json.load(open(path))
+    h = hashlib.sha256()
+    for name in ("compressor.pt", "embeddings.pt", os.path.basename(reader_path)):
+        with open(os.path.join(model_dir, name), "rb") as f:
+            h.update(f.read())
+    old_training = old.get("training", {})
+    key_head = old_training.get("keyHead") or {k: old_training[k] for k in ("data", "split", "seed", "command")
+                                               if k in old_training}
+    info = {
+        "format": "cmt-model/4",
+        "name": old["name"],
+        "version": f"{datetime.date.today().isoformat()}-{h.hexdigest()[:8]}",
+        "backbone": dict(old["backbone"], memoryOutput=f"/encoder/layer.{split_layer - 1}/output/LayerNorm/Add_1_output_0",
+                         memoryLayer=split_layer),
+        "dims": {"hidden": old["dims"]["hidden"], "key": old["dims"]["key"], "vocab": old["dims"]["vocab"]},
+        "maxDocumentTokens": old["maxDocumentTokens"],
+        "maxQueryTokens": old["maxQueryTokens"],
+        "maxAnswerTokens": max_answer,
+        "tokens": {"pad": 0, "cls": 101, "sep": 102},
+        "memory": {"kind": "token-states", "storage": "int8-per-token"},
+        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": os.path.basename(reader_path)},
+        "defaultTopK": figures["defaultTopK"],
+        "lexical": {k: v for k, v in old["lexical"].items() if k != "answerVocabulary"},
+        "training": {
+            "keyHead": key_head,
+            "lexical": old_training.get("lexical"),
+            "reader": {
+                "what": f"bge-small's layers {split_layer}..11, tuned, over [question states; memory states] after "
+                        f"the frozen layers 0..{split_layer - 1}; start/end pointer into the memory's tokens",
+                "data": "SQuAD v1.1 dev set, 38 open articles; trained on the 28 train articles only, every choice "
+                        "on the 4 validation articles",
+                "command": "bash training/train.sh (training/late_extract.py, training/late_reader.py)",
+                "hyperparameters": {k: v for k, v in vars(args).items()
+                                    if k in ("epochs", "batch", "lr", "warmup", "negatives", "width", "neg_width", "seed",
+                                             "threads")},
+                "steps": figures.get("steps"),
+                "trainSeconds": figures.get("trainSeconds"),
+                "weights": "weight matrices int8 per-row (weight-only), biases/norms float32",
+                "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",
+                "figures": {"validation": figures["validation"]},
+            },
+        },
+    }
+    with open(path, "w") as f:
+        json.dump(info, f, indent=2)
+        f.write("\n")
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["train", "eval", "export"])
+    ap.add_argument("--out", default="models/cmt-bge-small-squad/reader.pt")
+    ap.add_argument("--untrained", action="store_true", help="export the initial weights (format checks only)")
+    ap.add_argument("--figures", default="", help="validation figures (eval --report) to write model.json with")
+    ap.add_argument("--cache", default="training/cache/late.pt")
+    ap.add_argument("--backbone", default="training/cache/backbone")
+    ap.add_argument("--model", default="models/cmt-bge-small-squad")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--negatives", type=int, default=1)
+    ap.add_argument("--width", type=int, default=128, help="training window of the gold memory (tokens)")
+    ap.add_argument("--neg-width", type=int, default=64, help="training window of the other memories (tokens)")
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--save-minutes", type=float, default=3)
+    ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--k", default="1,3")
+    ap.add_argument("--report", default="", help="eval: write the validation figures and chosen k here (JSON)")
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--split-layer", type=int, default=8)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    tj = json.load(open(os.path.join(a.backbone, "bge-small-en-v1.5-tokenizer.json"), encoding="utf-8"))
+    read.vocab = {i: s for s, i in tj["model"]["vocab"].items()}
+    if a.what == "export":
+        bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
+        model = LateReader(bert.w, a.split_layer, bert.layers)
+        if not a.untrained:
+            model.load_state_dict(torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))["model"])
+        traced, worst = trace(model)
+        traced.save(a.out)
+        print(f"wrote {a.out} ({os.path.getsize(a.out)} bytes), trace check {worst:.2e}", flush=True)
+        if a.figures:
+            info = write_model_json(os.path.dirname(a.out), a.out, a.split_layer, a, json.load(open(a.figures)))
+            print(f"wrote model.json version {info['version']}", flush=True)
+        return
+    if a.what == "train":
+        model, cache = train(a)
+    else:
+        cache = Cache(a.cache)
+        bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
+        model = LateReader(bert.w, cache.split_layer, bert.layers)
+        del bert
+        model.load_state_dict(torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))["model"])
+    res, _ = evaluate(model, cache, a)
+    if a.report:
+        c = torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))
+        ks = [int(x) for x in a.k.split(",")]
+        best_k = max(ks, key=lambda k: (round(res[f"cmt_k{k}"][1], 2), -k))
+        out = {"validation": {n: ({"EM": round(v[0], 2), "F1": round(v[1], 2)} if isinstance(v, tuple) else v)
+                              for n, v in res.items()},
+               "defaultTopK": best_k, "steps": c["step"], "trainSeconds": c.get("seconds")}
+        with open(a.report, "w") as f:
+            json.dump(out, f, indent=2)
+        print(f"wrote {a.report}: default k {best_k}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

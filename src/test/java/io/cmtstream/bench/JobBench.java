@@ -285,7 +285,7 @@ final class JobBench {
      * file appears last), at most {@code limit}; returns the milliseconds waited.
      */
     static long awaitCheckpoint(EmbeddedCluster cluster, long sinceMillis, Duration limit) throws Exception {
-        Path dir = Path.of(java.net.URI.create(cluster.configuration().getString("state.checkpoints.dir", "")));
+        Path dir = Path.of(java.net.URI.create(cluster.configuration().getString("execution.checkpointing.dir", "")));
         long started = System.currentTimeMillis();
         while (System.currentTimeMillis() - started < limit.toMillis()) {
             if (Files.isDirectory(dir)) {

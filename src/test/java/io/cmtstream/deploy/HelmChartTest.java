@@ -73,9 +73,9 @@ class HelmChartTest {
         assertEquals("v1_20", spec.path("flinkVersion").asText());
         JsonNode conf = spec.path("flinkConfiguration");
         assertEquals("rocksdb", conf.path("state.backend.type").asText());
-        assertEquals("true", conf.path("state.backend.incremental").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("state.savepoints.dir").asText());
+        assertEquals("true", conf.path("execution.checkpointing.incremental").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("execution.checkpointing.savepoint-dir").asText());
         assertEquals("kubernetes", conf.path("high-availability.type").asText());
         assertEquals("org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
                 conf.path("metrics.reporter.prom.factory.class").asText());
@@ -129,7 +129,7 @@ class HelmChartTest {
     void s3ValuesEnableTheS3PluginAndCredentialsFromASecret() {
         JsonNode spec = the(render(t -> t.withValuesFile(GPU_S3_SASL)), "FlinkDeployment").path("spec");
         JsonNode conf = spec.path("flinkConfiguration");
-        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
         assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/ha", conf.path("high-availability.storageDir").asText());
         assertEquals("http://minio.minio:9000", conf.path("s3.endpoint").asText());
         assertEquals("true", conf.path("s3.path.style.access").asText());

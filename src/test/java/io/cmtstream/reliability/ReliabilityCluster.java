@@ -98,8 +98,8 @@ final class ReliabilityCluster implements AutoCloseable {
             conf.setString("restart-strategy.type", "fixed-delay");
             conf.setString("restart-strategy.fixed-delay.attempts", "1000");
             conf.setString("restart-strategy.fixed-delay.delay", "1 s");
-            conf.setString("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
-            conf.setString("state.savepoints.dir", work.resolve("savepoints").toUri().toString());
+            conf.setString("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
+            conf.setString("execution.checkpointing.savepoint-dir", work.resolve("savepoints").toUri().toString());
             clusterSettings.forEach(conf::setString);
             MiniCluster flink = new MiniCluster(new MiniClusterConfiguration.Builder()
                     .setConfiguration(conf)
@@ -123,7 +123,7 @@ final class ReliabilityCluster implements AutoCloseable {
         s.put("cmt.model.dir", MODEL.toString());
         s.put("cmt.memory.shards", "3");
         s.put("cmt.checkpoint.interval", "1 s");
-        s.put("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
+        s.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         s.putAll(overrides);
         return s;
     }

@@ -4,13 +4,16 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.StateBackendLoader;
+import org.apache.flink.state.forst.ForStStateBackend;
 import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -30,6 +33,21 @@ class CmtStreamJobTest {
         StateBackend backend = resolve(job, HASHMAP_CLUSTER);
         assertInstanceOf(EmbeddedRocksDBStateBackend.class, backend);
         assertTrue(((EmbeddedRocksDBStateBackend) backend).isIncrementalCheckpointsEnabled());
+    }
+
+    @Test
+    void forstWhenTheJobsConfigurationNamesIt() throws Exception {
+        Configuration job = CmtStreamJob.stateBackend(JobConfig.fromMap(Map.of("state.backend.type", "forst")));
+        StateBackend backend = resolve(job, new Configuration());
+        assertInstanceOf(ForStStateBackend.class, backend);
+    }
+
+    @Test
+    void aBackendThatKeepsTheBankOnTheHeapFailsAtStartNamingTheKey() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CmtStreamJob.stateBackend(JobConfig.fromMap(Map.of("state.backend.type", "hashmap"))));
+        assertTrue(e.getMessage().contains("state.backend.type"), e.getMessage());
+        assertEquals("rocksdb", CmtStreamJob.stateBackend(new Configuration()).get(StateBackendOptions.STATE_BACKEND));
     }
 
     private static StateBackend resolve(Configuration job, Configuration cluster) throws Exception {

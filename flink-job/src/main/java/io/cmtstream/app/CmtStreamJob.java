@@ -104,7 +104,7 @@ public final class CmtStreamJob {
         long modelTimeout = conf.get(MODEL_TIMEOUT).toMillis();
         int inFlight = conf.get(MODEL_IN_FLIGHT);
 
-        env.configure(stateBackend());
+        env.configure(stateBackend(conf));
         env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
         // Records here are few and expensive (a model call each), so latency settings cost no throughput.
         env.getConfig().setAutoWatermarkInterval(conf.get(WATERMARK_INTERVAL).toMillis());
@@ -181,11 +181,19 @@ public final class CmtStreamJob {
 
     /**
      * The memory bank's state backend, as job configuration (Flink 2 has no {@code setStateBackend}): RocksDB
-     * (EmbeddedRocksDBStateBackend) with incremental checkpoints, whatever the cluster's default.
+     * (EmbeddedRocksDBStateBackend) with incremental checkpoints whatever the cluster's default, unless the job's
+     * own configuration names {@code state.backend.type: forst} (the disaggregated ForSt backend, see
+     * docs/UPGRADING.md). Any other backend is refused: the bank must spill to disk.
      */
-    static Configuration stateBackend() {
+    static Configuration stateBackend(Configuration conf) {
+        String type = conf.getOptional(StateBackendOptions.STATE_BACKEND).orElse("rocksdb").trim();
+        if (!type.equals("rocksdb") && !type.equals("forst")) {
+            throw new IllegalArgumentException("invalid value '" + type + "' for '"
+                    + StateBackendOptions.STATE_BACKEND.key() + "': the memory bank runs on 'rocksdb' (the default)"
+                    + " or 'forst'");
+        }
         Configuration backend = new Configuration();
-        backend.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        backend.set(StateBackendOptions.STATE_BACKEND, type);
         backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         return backend;
     }

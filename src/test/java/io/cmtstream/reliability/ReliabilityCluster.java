@@ -29,6 +29,7 @@ import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -229,6 +230,18 @@ final class ReliabilityCluster implements AutoCloseable {
             Map<Integer, Long> committed = committedOffsets(group, topic);
             return end.entrySet().stream().allMatch(e -> e.getValue().equals(committed.getOrDefault(e.getKey(), 0L)));
         });
+    }
+
+    /** Commits {@code offsets} (partition to offset) on {@code topic} for {@code group}, a group no job runs in. */
+    void commitOffsets(String group, String topic, Map<Integer, Long> offsets) {
+        Map<TopicPartition, OffsetAndMetadata> commits = new HashMap<>();
+        offsets.forEach((partition, offset) -> commits.put(new TopicPartition(topic, partition),
+                new OffsetAndMetadata(offset)));
+        try (Admin admin = admin()) {
+            admin.alterConsumerGroupOffsets(group, commits).all().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot commit offsets for group " + group, e);
+        }
     }
 
     private Admin admin() {

@@ -42,7 +42,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/*
-Flink's Java 17 exports/opens (the value of env.java.opts.all in Flink 1.20's default configuration, which the
+Flink's Java 17 exports/opens (the value of env.java.opts.all in Flink 2.2's default configuration, which the
 operator's configuration replaces) plus DJL's offline switch (the image also sets DJL_OFFLINE=true) and the Vector API
 module of the memory bank's SIMD matching kernel.
 */}}

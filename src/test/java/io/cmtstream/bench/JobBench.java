@@ -164,7 +164,7 @@ final class JobBench {
                     WatermarkStrategy.noWatermarks(), "bench-in")
                     .sinkTo(KafkaSink.<byte[]>builder().setBootstrapServers(bootstrap)
                             .setRecordSerializer(KafkaRecordSerializationSchema.<byte[]>builder().setTopic("bench-out")
-                                    .setValueSerializationSchema((SerializationSchema<byte[]>) v -> v).build())
+                                    .setValueSerializationSchema(new BytesSchema()).build())
                             .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE).build());
             JobClient job = env.executeAsync("passthrough");
             try {
@@ -284,7 +284,7 @@ final class JobBench {
      * file appears last), at most {@code limit}; returns the milliseconds waited.
      */
     static long awaitCheckpoint(EmbeddedCluster cluster, long sinceMillis, Duration limit) throws Exception {
-        Path dir = Path.of(java.net.URI.create(cluster.configuration().getString("state.checkpoints.dir", "")));
+        Path dir = Path.of(java.net.URI.create(cluster.configuration().getString("execution.checkpointing.dir", "")));
         long started = System.currentTimeMillis();
         while (System.currentTimeMillis() - started < limit.toMillis()) {
             if (Files.isDirectory(dir)) {
@@ -413,10 +413,19 @@ final class JobBench {
         }
     }
 
-    static final class BytesSchema implements DeserializationSchema<byte[]> {
+    /**
+     * Bytes in, bytes out. A class rather than a lambda: the Kafka sink of connector 5 infers its value schema's
+     * type for Flink's lineage graph, which it cannot do for a lambda.
+     */
+    static final class BytesSchema implements DeserializationSchema<byte[]>, SerializationSchema<byte[]> {
         @Override
         public byte[] deserialize(byte[] message) {
             return message;
+        }
+
+        @Override
+        public byte[] serialize(byte[] element) {
+            return element;
         }
 
         @Override

@@ -1,6 +1,7 @@
 package io.cmtstream.deploy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
@@ -70,12 +71,12 @@ class HelmChartTest {
         assertEquals("io.cmtstream.app.ClusterMain", job.path("entryClass").asText());
         assertEquals(List.of("--config", "/etc/cmt-stream/cmt-stream.properties"), texts(job.path("args")));
         assertEquals("savepoint", job.path("upgradeMode").asText());
-        assertEquals("v1_20", spec.path("flinkVersion").asText());
+        assertEquals("v2_2", spec.path("flinkVersion").asText());
         JsonNode conf = spec.path("flinkConfiguration");
         assertEquals("rocksdb", conf.path("state.backend.type").asText());
-        assertEquals("true", conf.path("state.backend.incremental").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("state.savepoints.dir").asText());
+        assertEquals("true", conf.path("execution.checkpointing.incremental").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
+        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("execution.checkpointing.savepoint-dir").asText());
         assertEquals("kubernetes", conf.path("high-availability.type").asText());
         assertEquals("org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
                 conf.path("metrics.reporter.prom.factory.class").asText());
@@ -126,17 +127,19 @@ class HelmChartTest {
     }
 
     @Test
-    void s3ValuesEnableTheS3PluginAndCredentialsFromASecret() {
+    void s3ValuesEnableTheS3PluginAndCredentialsFromASecret() throws Exception {
         JsonNode spec = the(render(t -> t.withValuesFile(GPU_S3_SASL)), "FlinkDeployment").path("spec");
         JsonNode conf = spec.path("flinkConfiguration");
-        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("state.checkpoints.dir").asText());
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
         assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/ha", conf.path("high-availability.storageDir").asText());
         assertEquals("http://minio.minio:9000", conf.path("s3.endpoint").asText());
         assertEquals("true", conf.path("s3.path.style.access").asText());
         Map<String, JsonNode> env = new java.util.HashMap<>();
         spec.path("podTemplate").path("spec").path("containers").get(0).path("env")
                 .forEach(e -> env.put(e.path("name").asText(), e));
-        assertEquals("flink-s3-fs-presto-1.20.3.jar", env.get("ENABLE_BUILT_IN_PLUGINS").path("value").asText());
+        // The plugin jar of the Flink release the image is built on.
+        assertEquals("flink-s3-fs-presto-" + DockerImageTest.pomProperty("flink.version") + ".jar",
+                env.get("ENABLE_BUILT_IN_PLUGINS").path("value").asText());
         assertEquals("cmt-stream-s3", env.get("AWS_SECRET_ACCESS_KEY").path("valueFrom").path("secretKeyRef")
                 .path("name").asText());
     }
@@ -204,6 +207,13 @@ class HelmChartTest {
     }
 
     @Test
+    void flinkVersionOutsideTheOperatorsEnumFailsValidation() {
+        JsonNode spec = the(render(t -> t.set("flinkVersion", "v2_9")), "FlinkDeployment").path("spec");
+        List<String> errors = Manifests.schemaErrors(spec, flinkDeploymentSpecSchema(), "spec");
+        assertTrue(errors.stream().anyMatch(e -> e.contains("flinkVersion")), errors::toString);
+    }
+
+    @Test
     void saslWithoutASecretFailsToRenderNamingTheValue() {
         Exception e = assertThrows(Exception.class,
                 () -> render(t -> t.set("kafka.sasl.enabled", "true")));
@@ -235,9 +245,7 @@ class HelmChartTest {
             switch (o.path("kind").asText()) {
                 case "FlinkDeployment" -> {
                     assertEquals("flink.apache.org/v1beta1", o.path("apiVersion").asText());
-                    errors.addAll(Manifests.schemaErrors(o.path("spec"),
-                            Manifests.crdSchema(FLINK_DEPLOYMENT_CRD, "v1beta1").path("properties").path("spec"),
-                            id + " spec"));
+                    errors.addAll(Manifests.schemaErrors(o.path("spec"), flinkDeploymentSpecSchema(), id + " spec"));
                     errors.addAll(flinkDeploymentErrors(o, objects));
                 }
                 case "ConfigMap" -> o.path("data").fields().forEachRemaining(e -> {
@@ -277,6 +285,20 @@ class HelmChartTest {
             }
         }
         assertTrue(errors.isEmpty(), () -> String.join("\n", errors));
+    }
+
+    /**
+     * The spec schema of the operator's FlinkDeployment CRD. Maven Central serves the operator's API jar only at
+     * 1.10.0, whose flinkVersion enum ends at v1_20; operator 1.13.0 added v2_0, v2_1 and v2_2 (the first to run
+     * Flink 2.2, see docs/KUBERNETES.md), so those values join the enum here. Everything else the chart renders
+     * must still be valid under the 1.10 schema, which later operators only extend.
+     */
+    private static JsonNode flinkDeploymentSpecSchema() {
+        JsonNode spec = Manifests.crdSchema(FLINK_DEPLOYMENT_CRD, "v1beta1").path("properties").path("spec").deepCopy();
+        ArrayNode versions = (ArrayNode) spec.path("properties").path("flinkVersion").path("enum");
+        assertTrue(versions.toString().contains("v1_20") && !versions.toString().contains("v2_"), versions::toString);
+        versions.add("v2_0").add("v2_1").add("v2_2");
+        return spec;
     }
 
     /** What the CRD schema cannot say: mounts have volumes, referenced ConfigMaps/claims are rendered or given. */

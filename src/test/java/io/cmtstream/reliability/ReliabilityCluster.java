@@ -24,13 +24,17 @@ import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -40,10 +44,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -61,6 +67,8 @@ final class ReliabilityCluster implements AutoCloseable {
      */
     static final Path MODEL = Path.of(System.getProperty("cmt.test.model", "src/test/resources/models/retrieval-only"));
     static final Duration TIMEOUT = Duration.ofSeconds(90);
+    /** Partitions of every topic. */
+    static final int PARTITIONS = 2;
 
     final EmbeddedKafka kafka;
     final MiniCluster flink;
@@ -91,15 +99,15 @@ final class ReliabilityCluster implements AutoCloseable {
                                     String... extraTopics) throws Exception {
         List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
         topics.addAll(List.of(extraTopics));
-        EmbeddedKafka kafka = new EmbeddedKafka(2, topics.toArray(new String[0]));
+        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topics.toArray(new String[0]));
         try {
             Path work = Files.createTempDirectory("cmt-reliability");
             Configuration conf = new Configuration();
             conf.setString("restart-strategy.type", "fixed-delay");
             conf.setString("restart-strategy.fixed-delay.attempts", "1000");
             conf.setString("restart-strategy.fixed-delay.delay", "1 s");
-            conf.setString("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
-            conf.setString("state.savepoints.dir", work.resolve("savepoints").toUri().toString());
+            conf.setString("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
+            conf.setString("execution.checkpointing.savepoint-dir", work.resolve("savepoints").toUri().toString());
             clusterSettings.forEach(conf::setString);
             MiniCluster flink = new MiniCluster(new MiniClusterConfiguration.Builder()
                     .setConfiguration(conf)
@@ -123,7 +131,7 @@ final class ReliabilityCluster implements AutoCloseable {
         s.put("cmt.model.dir", MODEL.toString());
         s.put("cmt.memory.shards", "3");
         s.put("cmt.checkpoint.interval", "1 s");
-        s.put("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
+        s.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         s.putAll(overrides);
         return s;
     }
@@ -179,10 +187,78 @@ final class ReliabilityCluster implements AutoCloseable {
         });
     }
 
+    /** The state backend {@code job} runs on, as Flink names it (e.g. EmbeddedRocksDBStateBackend). */
+    String stateBackend(JobID job) throws Exception {
+        return flink.getExecutionGraph(job).get(10, TimeUnit.SECONDS).getStateBackendName().orElse("none");
+    }
+
+    /** The offsets consumer group {@code group} has committed on {@code topic}, by partition (none: empty). */
+    Map<Integer, Long> committedOffsets(String group, String topic) {
+        try (Admin admin = admin()) {
+            Map<Integer, Long> out = new TreeMap<>();
+            admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS)
+                    .forEach((tp, om) -> {
+                        if (tp.topic().equals(topic) && om != null) {
+                            out.put(tp.partition(), om.offset());
+                        }
+                    });
+            return out;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the offsets of group " + group, e);
+        }
+    }
+
+    /**
+     * Waits until consumer group {@code group} has committed the end offset of every partition of {@code topic}.
+     * The Kafka source commits at completed checkpoints, so then everything published to {@code topic} so far has
+     * been read and is in the job's checkpointed state (a query asked now cannot race a document still in Kafka).
+     */
+    void awaitCommittedToTheEnd(String group, String topic) {
+        Map<Integer, Long> end = new TreeMap<>();
+        try (Admin admin = admin()) {
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
+            }
+            admin.listOffsets(latest).all().get(30, TimeUnit.SECONDS)
+                    .forEach((tp, info) -> end.put(tp.partition(), info.offset()));
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the end offsets of " + topic, e);
+        }
+        // A partition that never held a record gets no commit.
+        await("group " + group + " committed " + topic + " up to " + end, () -> {
+            Map<Integer, Long> committed = committedOffsets(group, topic);
+            return end.entrySet().stream().allMatch(e -> e.getValue().equals(committed.getOrDefault(e.getKey(), 0L)));
+        });
+    }
+
+    /** Commits {@code offsets} (partition to offset) on {@code topic} for {@code group}, a group no job runs in. */
+    void commitOffsets(String group, String topic, Map<Integer, Long> offsets) {
+        Map<TopicPartition, OffsetAndMetadata> commits = new HashMap<>();
+        offsets.forEach((partition, offset) -> commits.put(new TopicPartition(topic, partition),
+                new OffsetAndMetadata(offset)));
+        try (Admin admin = admin()) {
+            admin.alterConsumerGroupOffsets(group, commits).all().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot commit offsets for group " + group, e);
+        }
+    }
+
+    private Admin admin() {
+        Properties p = new Properties();
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        return Admin.create(p);
+    }
+
     /** Stops {@code job} with a savepoint (sources drained of nothing: offsets and state are in it); its path. */
     String stopWithSavepoint(JobID job) throws Exception {
+        return stopWithSavepoint(job, SavepointFormatType.CANONICAL);
+    }
+
+    /** As {@link #stopWithSavepoint(JobID)}, in the given format (ForSt takes only NATIVE savepoints). */
+    String stopWithSavepoint(JobID job, SavepointFormatType format) throws Exception {
         String path = flink.stopWithSavepoint(job, work.resolve("savepoints").toUri().toString(), false,
-                SavepointFormatType.CANONICAL).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+                format).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
         await("job " + job + " finished", () -> status(job).isGloballyTerminalState());
         return path;
     }

@@ -32,15 +32,16 @@ import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.contrib.streaming.state.EmbeddedRocksDBStateBackend;
+import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.formats.avro.AvroSerializationSchema;
-import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
@@ -103,7 +104,7 @@ public final class CmtStreamJob {
         long modelTimeout = conf.get(MODEL_TIMEOUT).toMillis();
         int inFlight = conf.get(MODEL_IN_FLIGHT);
 
-        env.setStateBackend(new EmbeddedRocksDBStateBackend(true));
+        env.configure(stateBackend(conf));
         env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
         // Records here are few and expensive (a model call each), so latency settings cost no throughput.
         env.getConfig().setAutoWatermarkInterval(conf.get(WATERMARK_INTERVAL).toMillis());
@@ -176,6 +177,25 @@ public final class CmtStreamJob {
                 .sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
                         a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), "answers"))
                 .uid("answers-sink").name("answers");
+    }
+
+    /**
+     * The memory bank's state backend, as job configuration (Flink 2 has no {@code setStateBackend}): RocksDB
+     * (EmbeddedRocksDBStateBackend) with incremental checkpoints whatever the cluster's default, unless the job's
+     * own configuration names {@code state.backend.type: forst} (the disaggregated ForSt backend, see
+     * docs/UPGRADING.md). Any other backend is refused: the bank must spill to disk.
+     */
+    static Configuration stateBackend(Configuration conf) {
+        String type = conf.getOptional(StateBackendOptions.STATE_BACKEND).orElse("rocksdb").trim();
+        if (!type.equals("rocksdb") && !type.equals("forst")) {
+            throw new IllegalArgumentException("invalid value '" + type + "' for '"
+                    + StateBackendOptions.STATE_BACKEND.key() + "': the memory bank runs on 'rocksdb' (the default)"
+                    + " or 'forst'");
+        }
+        Configuration backend = new Configuration();
+        backend.set(StateBackendOptions.STATE_BACKEND, type);
+        backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        return backend;
     }
 
     private static <T> KafkaSource<Ingested<T>> source(Configuration conf, String topic,

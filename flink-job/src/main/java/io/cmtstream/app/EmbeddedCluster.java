@@ -80,7 +80,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         settings.put("parallelism.default", "2");
         settings.put("taskmanager.numberOfTaskSlots", "2");
         settings.put("rest.port", "8081");
-        settings.put("state.checkpoints.dir", work.resolve("checkpoints").toUri().toString());
+        settings.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         settings.putAll(overrides);
         return JobConfig.fromMap(settings);
     }

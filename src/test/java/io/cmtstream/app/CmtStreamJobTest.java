@@ -1,0 +1,57 @@
+package io.cmtstream.app;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.runtime.state.StateBackend;
+import org.apache.flink.runtime.state.StateBackendLoader;
+import org.apache.flink.state.forst.ForStStateBackend;
+import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The memory bank's state backend: Flink 2 has no {@code env.setStateBackend}, so the job puts it into its own
+ * configuration, where it takes precedence over the cluster's; resolved here the way a task manager does.
+ */
+class CmtStreamJobTest {
+    private static final Configuration HASHMAP_CLUSTER =
+            Configuration.fromMap(Map.of(StateBackendOptions.STATE_BACKEND.key(), "hashmap"));
+
+    @Test
+    void memoryBankRunsOnRocksDbWithIncrementalCheckpointsWhateverTheClustersDefault() throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        CmtStreamJob.build(env, JobConfig.fromMap(Map.of()));
+        Configuration job = env.getStreamGraph().getJobConfiguration();
+
+        StateBackend backend = resolve(job, HASHMAP_CLUSTER);
+        assertInstanceOf(EmbeddedRocksDBStateBackend.class, backend);
+        assertTrue(((EmbeddedRocksDBStateBackend) backend).isIncrementalCheckpointsEnabled());
+    }
+
+    @Test
+    void forstWhenTheJobsConfigurationNamesIt() throws Exception {
+        Configuration job = CmtStreamJob.stateBackend(JobConfig.fromMap(Map.of("state.backend.type", "forst")));
+        StateBackend backend = resolve(job, new Configuration());
+        assertInstanceOf(ForStStateBackend.class, backend);
+    }
+
+    @Test
+    void aBackendThatKeepsTheBankOnTheHeapFailsAtStartNamingTheKey() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CmtStreamJob.stateBackend(JobConfig.fromMap(Map.of("state.backend.type", "hashmap"))));
+        assertTrue(e.getMessage().contains("state.backend.type"), e.getMessage());
+        assertEquals("rocksdb", CmtStreamJob.stateBackend(new Configuration()).get(StateBackendOptions.STATE_BACKEND));
+    }
+
+    private static StateBackend resolve(Configuration job, Configuration cluster) throws Exception {
+        return StateBackendLoader.fromApplicationOrConfigOrDefault(null, job, cluster,
+                CmtStreamJobTest.class.getClassLoader(), null);
+    }
+}

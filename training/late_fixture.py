@@ -73,6 +73,7 @@ def main():
                     q8, scale = quantize_tokens(mid[0])
                     e["pieces"] = [i | (0x8000 if s else 0) for i, s in zip(ids, space)]
                     e["stateScales"] = r(scale)
+                    e["stateCodes"] = q8.reshape(-1).tolist()
                     e["_states"] = q8.float() * scale[:, None]
                     e["_space"] = space
                     if lex is not None:

@@ -61,39 +61,6 @@ def answer_span(tok, context, ids, text, start_char):
     return i, i + n - 1
 
 
-class Layered(Bert):
-    """bge-small returning the states after `split` layers and after the last one."""
-
-    @torch.no_grad()
-    def forward(self, input_ids, attention_mask, split):
-        import math
-        w = self.w
-        B, L = input_ids.shape
-        x = (w["embeddings.word_embeddings.weight"][input_ids]
-             + w["embeddings.token_type_embeddings.weight"][torch.zeros_like(input_ids)]
-             + w["embeddings.position_embeddings.weight"][:L][None])
-        x = self._ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        bias = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
-        H, dh = self.heads, self.hidden // self.heads
-        mid = None
-        for i in range(self.layers):
-            if i == split:
-                mid = x
-            p = f"encoder.layer.{i}."
-            q = (x @ w[p + "attention.self.query.weight"] + w[p + "attention.self.query.bias"]).view(B, L, H, dh).transpose(1, 2)
-            k = (x @ w[p + "attention.self.key.weight"] + w[p + "attention.self.key.bias"]).view(B, L, H, dh).transpose(1, 2)
-            v = (x @ w[p + "attention.self.value.weight"] + w[p + "attention.self.value.bias"]).view(B, L, H, dh).transpose(1, 2)
-            a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh) + bias, dim=-1)
-            c = (a @ v).transpose(1, 2).reshape(B, L, self.hidden)
-            c = c @ w[p + "attention.output.dense.weight"] + w[p + "attention.output.dense.bias"]
-            x = self._ln(c + x, w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"])
-            h = x @ w[p + "intermediate.dense.weight"] + w[p + "intermediate.dense.bias"]
-            h = 0.5 * h * (1.0 + torch.erf(h / math.sqrt(2.0)))
-            h = h @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
-            x = self._ln(h + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
-        return mid, x
-
-
 def run(bert, seqs, split, batch_tokens=6144, label=""):
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     mids, lasts = [None] * len(seqs), [None] * len(seqs)
@@ -109,7 +76,7 @@ def run(bert, seqs, split, batch_tokens=6144, label=""):
         for r, k in enumerate(idx):
             ids[r, :len(seqs[k])] = torch.tensor(seqs[k])
             mask[r, :len(seqs[k])] = 1
-        mid, last = bert(ids, mask, split)
+        mid, last = bert(ids, mask, split=split)
         for r, k in enumerate(idx):
             mids[k], lasts[k] = mid[r, :len(seqs[k])].clone(), last[r, :len(seqs[k])].half()
         i = j
@@ -129,7 +96,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tok = WordPiece(os.path.join(a.backbone, "bge-small-en-v1.5-tokenizer.json"))
-    bert = Layered(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
+    bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
     split = json.load(open(a.split))
     sets = a.sets.split(",")
     which = {t: s for s in sets for t in split[s]}

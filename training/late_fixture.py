@@ -14,8 +14,8 @@ import os
 
 import torch
 
-from backbone import OnnxGraphRunner
-from late_extract import Layered, encode_with_spaces, quantize_tokens
+from backbone import Bert, OnnxGraphRunner
+from late_extract import encode_with_spaces, quantize_tokens
 from late_reader import best_spans, span_text
 from lexical import document_weights, load_idf, query_terms
 
@@ -38,7 +38,7 @@ def main():
     tok = WordPiece(os.path.join(a.backbone, info["backbone"]["tokenizerResource"]))
     vocab = tok.inv
     onnx_path = os.path.join(a.backbone, info["backbone"]["onnxResource"])
-    bert, ref = Layered(onnx_path), OnnxGraphRunner(onnx_path)
+    bert, ref = Bert(onnx_path), OnnxGraphRunner(onnx_path)
     split_layer = info["backbone"]["memoryLayer"]
     load = lambda n: torch.jit.load(os.path.join(a.model, info["files"][n]))  # noqa: E731
     like = torch.zeros(1)
@@ -63,7 +63,7 @@ def main():
                 assert ids == tok.encode(text, max_len)
                 x = torch.tensor([ids])
                 m = torch.ones_like(x)
-                mid, last = bert(x, m, split_layer)
+                mid, last = bert(x, m, split=split_layer)
                 worst = max(worst, float((last - ref(x, m, torch.zeros_like(x))).abs().max()))
                 key = comp(last, x, m.float(), emb, wc)[1][0]
                 e = {"text": text, "ids": ids, "backboneCls": r(last[0, 0]), "backboneMean": r(last[0].mean(0)),

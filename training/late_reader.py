@@ -105,7 +105,8 @@ class Cache:
     def memory(self, i):
         return self.p_mid[i].float() * self.p_scale[i][:, None]
 
-    def pad(self, rows):
+    @staticmethod
+    def pad(rows):
         L = max(r.size(0) for r in rows)
         x = torch.zeros(len(rows), L, rows[0].size(1))
         m = torch.zeros(len(rows), L)
@@ -160,7 +161,8 @@ def window(n, width, rng, must=None):
 
 
 def read_rows(model, cache, rows):
-    """Span logits at the memory positions of (question, paragraph, window) rows, masked where no answer may be."""
+    """Span logits at the memory positions of (question, paragraph, window) rows, masked where no answer may be,
+    and that mask (True where a span may start or end)."""
     qx, qm = cache.pad([cache.q_mid[qi].float() for qi, _, _ in rows])
     mx, mm = cache.pad([cache.memory(p)[a:b] for _, p, (a, b) in rows])
     start, end = model(qx, qm, mx, mm)
@@ -168,7 +170,7 @@ def read_rows(model, cache, rows):
     ok = torch.zeros_like(mm, dtype=torch.bool)
     for j, (_, p, (a, b)) in enumerate(rows):
         ok[j, :b - a] = cache.answerable(p)[a:b]
-    return start[:, Lq:].masked_fill(~ok, NEG), end[:, Lq:].masked_fill(~ok, NEG)
+    return start[:, Lq:].masked_fill(~ok, NEG), end[:, Lq:].masked_fill(~ok, NEG), ok
 
 
 def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_width=64):
@@ -186,9 +188,9 @@ def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_w
         others = [p for p in by_article[cache.paras[q["para"]]["article"]] if p != q["para"]]
         for p in rng.sample(others, negatives):
             neg.append((qi, p, window(len(cache.paras[p]["ids"]), neg_width, rng)))
-    gs, ge = read_rows(model, cache, gold)
+    gs, ge, _ = read_rows(model, cache, gold)
     if neg:
-        ns, ne = read_rows(model, cache, neg)
+        ns, ne, _ = read_rows(model, cache, neg)
         ns, ne = ns.reshape(len(qrows), -1), ne.reshape(len(qrows), -1)
         alls, alle = torch.cat([gs, ns], 1), torch.cat([ge, ne], 1)
     else:
@@ -237,6 +239,12 @@ def train(a):
             e = list(train_q)
             r.shuffle(e)
             order.extend(e)
+    def save():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "step": step, "order": order, "args": vars(a), "seconds": round(spent + time.time() - t0)},
+                   ckpt + ".tmp")
+        os.replace(ckpt + ".tmp", ckpt)
+
     model.train()
     t0 = last_save = time.time()
     run_loss = None
@@ -254,16 +262,10 @@ def train(a):
         run_loss = loss.item() if run_loss is None else 0.95 * run_loss + 0.05 * loss.item()
         if step % 10 == 0:
             print(f"step {step}/{total} loss {run_loss:.3f} {time.time() - t0:.0f}s", flush=True)
-        if time.time() - last_save > a.save_minutes * 60 or step == total:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "step": step, "order": order, "args": vars(a),
-                        "seconds": round(spent + time.time() - t0)}, ckpt + ".tmp")
-            os.replace(ckpt + ".tmp", ckpt)
+        if time.time() - last_save > a.save_minutes * 60:
+            save()
             last_save = time.time()
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step, "order": order, "args": vars(a),
-                        "seconds": round(spent + time.time() - t0)}, ckpt + ".tmp")
-    os.replace(ckpt + ".tmp", ckpt)
+    save()
     print(f"stopped at step {step}/{total} after {time.time() - t0:.0f}s", flush=True)
     return model, cache
 
@@ -278,14 +280,7 @@ def read(model, cache, qrows, memories, bs=24):
     flat.sort(key=lambda x: len(cache.paras[x[1]]["ids"]))
     for s in range(0, len(flat), bs):
         chunk = flat[s:s + bs]
-        qx, qm = cache.pad([cache.q_mid[qrows[r]].float() for r, _ in chunk])
-        mx, mm = cache.pad([cache.memory(p) for _, p in chunk])
-        st, en = model(qx, qm, mx, mm)
-        st, en = st[:, qx.size(1):], en[:, qx.size(1):]
-        ok = torch.zeros_like(mm, dtype=torch.bool)
-        for j, (_, p) in enumerate(chunk):
-            o = cache.answerable(p)
-            ok[j, :o.size(0)] = o
+        st, en, ok = read_rows(model, cache, [(qrows[r], p, (0, len(cache.paras[p]["ids"]))) for r, p in chunk])
         v, bs_, be = best_spans(st, en, ok)
         for j, (r, p) in enumerate(chunk):
             if v[j] > best[r][0]:
@@ -308,7 +303,7 @@ def match_scores(cache, model_dir, qrows, prows):
     def keys(states, ids_list):
         out = []
         for s in range(0, len(states), 64):
-            x, m = Cache.pad(None, [h.float() for h in states[s:s + 64]])
+            x, m = Cache.pad([h.float() for h in states[s:s + 64]])
             ids = torch.zeros(x.size(0), x.size(1), dtype=torch.long)
             for j, i in enumerate(ids_list[s:s + 64]):
                 ids[j, :len(i)] = torch.tensor(i)
@@ -321,12 +316,8 @@ def match_scores(cache, model_dir, qrows, prows):
     lex = info.get("lexical")
     if lex:
         # the memory bank's match score: the keys' cosine plus queryWeight x BM25 over WordPiece ids
-        from lexical import document_weights, load_idf, query_terms
-        idf = load_idf(model_dir, lex)
-        for c, i in enumerate(prows):
-            w = document_weights(cache.paras[i]["ids"], idf, lex["averageLength"])
-            for r, qi in enumerate(qrows):
-                S[r, c] += lex["queryWeight"] * sum(w.get(t, 0.0) for t in query_terms(cache.qs[qi]["ids"], idf))
+        from lexical import lexical_scores, load_idf
+        S += lex["queryWeight"] * lexical_scores(cache, prows, qrows, load_idf(model_dir, lex), lex["averageLength"])
     return S
 
 

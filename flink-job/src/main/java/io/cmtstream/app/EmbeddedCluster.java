@@ -57,7 +57,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         EmbeddedKafka kafka = new EmbeddedKafka(2, DOCUMENTS_TOPIC.defaultValue(), QUERIES_TOPIC.defaultValue(),
                 ANSWERS_TOPIC.defaultValue(), DEAD_LETTERS_TOPIC.defaultValue());
         try {
-            Configuration conf = configuration(kafka.bootstrapServers(), overrides, work);
+            Configuration conf = configuration(kafka.bootstrapServers(), overrides, work, webUi);
             ModelConfig model = StartupChecks.modelLoads(conf);
             StreamExecutionEnvironment env = webUi
                     ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
@@ -72,14 +72,16 @@ public final class EmbeddedCluster implements AutoCloseable {
         }
     }
 
-    static Configuration configuration(String bootstrapServers, Map<String, String> overrides, Path work) {
+    static Configuration configuration(String bootstrapServers, Map<String, String> overrides, Path work,
+                                       boolean webUi) {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put(BOOTSTRAP_SERVERS.key(), bootstrapServers);
         settings.put(STARTING_OFFSETS.key(), "EARLIEST");
         settings.put(CHECKPOINT_INTERVAL.key(), "2 s");
         settings.put("parallelism.default", "2");
         settings.put("taskmanager.numberOfTaskSlots", "2");
-        settings.put("rest.port", "8081");
+        // A MiniCluster serves REST even without the UI; a free port lets tests and a demo run side by side.
+        settings.put("rest.port", webUi ? "8081" : "0");
         settings.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         settings.putAll(overrides);
         return JobConfig.fromMap(settings);

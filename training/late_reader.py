@@ -222,7 +222,11 @@ def train(a):
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / a.warmup) * max(0.0, 1.0 - s / total))
     step, order, spent = 0, None, 0
-    ckpt = os.path.join(os.path.dirname(a.cache), "late_ckpt.pt")
+    ckpt = a.ckpt
+    if a.init and (a.fresh or not os.path.exists(ckpt)):
+        # a second stage: the weights of an earlier run, a new optimiser and schedule
+        model.load_state_dict(torch.load(a.init)["model"])
+        print(f"initialised from {a.init}", flush=True)
     if os.path.exists(ckpt) and not a.fresh:
         c = torch.load(ckpt)
         model.load_state_dict(c["model"])
@@ -272,22 +276,35 @@ def train(a):
 
 # ---------------------------------------------------------------- evaluation
 @torch.no_grad()
-def read(model, cache, qrows, memories, bs=24):
-    """Per question the answer read from its memories (a list of paragraph indices each): the best span of all."""
-    vocab = read.vocab
+def read_each(model, cache, qrows, memories, bs=24):
+    """Each question read with each of its memories alone (paragraph indices): per question {memory: (best span
+    score, span text)}. Which memories answer, and how their spans compete, is `choose`'s business."""
+    vocab = read_each.vocab
     flat = [(r, p) for r, ms in enumerate(memories) for p in ms]
-    best = [(-float("inf"), None, 0, 0) for _ in qrows]
+    out = [dict() for _ in qrows]
     flat.sort(key=lambda x: len(cache.paras[x[1]]["ids"]))
     for s in range(0, len(flat), bs):
         chunk = flat[s:s + bs]
         st, en, ok = read_rows(model, cache, [(qrows[r], p, (0, len(cache.paras[p]["ids"]))) for r, p in chunk])
         v, bs_, be = best_spans(st, en, ok)
         for j, (r, p) in enumerate(chunk):
-            if v[j] > best[r][0]:
-                best[r] = (float(v[j]), p, int(bs_[j]), int(be[j]))
+            para = cache.paras[p]
+            out[r][p] = (float(v[j]), span_text(vocab, para["ids"], para["space"], int(bs_[j]), int(be[j])))
+    return out
+
+
+def choose(reads, memories, match, weight):
+    """Per question the answer read from its memories: the span whose score plus `weight` x its memory's match
+    score is highest (weight 0: the spans alone compete, shared normalisation). Of equal ones the first wins, as
+    in the Java SpanChooser."""
     out = []
-    for _, p, s, e in best:
-        out.append("" if p is None else span_text(vocab, cache.paras[p]["ids"], cache.paras[p]["space"], s, e))
+    for got, ms, sc in zip(reads, memories, match):
+        best, text = -float("inf"), ""
+        for p in ms:
+            v = got[p][0] + weight * sc[p]
+            if v > best:
+                best, text = v, got[p][1]
+        out.append(text)
     return out
 
 
@@ -322,6 +339,8 @@ def match_scores(cache, model_dir, qrows, prows):
 
 
 def evaluate(model, cache, a, split="validation"):
+    """Oracle, recall@1, CMT top-k and the gold memory behind the two best-matching others, from one read of each
+    question with its top max(k) memories and its gold one; the match-score weight is chosen on the largest k."""
     model.eval()
     qrows = [i for i, q in enumerate(cache.qs) if q["split"] == split]
     if a.limit:
@@ -329,23 +348,31 @@ def evaluate(model, cache, a, split="validation"):
     prows = [i for i, p in enumerate(cache.paras) if p["split"] == split]
     refs = [cache.qs[i]["answers"] for i in qrows]
     gold = [cache.qs[i]["para"] for i in qrows]
-    res = {}
+    ks = [int(x) for x in a.k.split(",")]
     t0 = time.time()
-    oracle = read(model, cache, qrows, [[g] for g in gold])
-    res["oracle"] = em_f1(oracle, refs)
     S = match_scores(cache, a.model, qrows, prows)
     rank = S.argsort(1, descending=True)
-    res["recall@1"] = 100.0 * sum(prows[int(rank[r, 0])] == gold[r] for r in range(len(qrows))) / len(qrows)
-    for k in [int(x) for x in a.k.split(",")]:
-        mems = [[prows[int(j)] for j in rank[r, :k]] for r in range(len(qrows))]
-        res[f"cmt_k{k}"] = em_f1(read(model, cache, qrows, mems), refs)
-    # the gold memory behind the two best-matching other memories
-    mems = [[prows[int(j)] for j in rank[r] if prows[int(j)] != gold[r]][:2] + [gold[r]] for r in range(len(qrows))]
-    res["gold_rank3"] = em_f1(read(model, cache, qrows, mems), refs)
+    top = [[prows[int(j)] for j in rank[r, :max(ks + [3])]] for r in range(len(qrows))]
+    match = [{prows[int(j)]: float(S[r, j]) for j in rank[r, :max(ks + [3]) + 1]} for r in range(len(qrows))]
+    for r, g in enumerate(gold):
+        match[r].setdefault(g, float(S[r, prows.index(g)]))
+    behind = [[p for p in top[r] if p != gold[r]][:2] + [gold[r]] for r in range(len(qrows))]
+    reads = read_each(model, cache, qrows, [sorted(set(top[r]) | {gold[r]}) for r in range(len(qrows))])
+    res = {"oracle": em_f1([reads[r][g][1] for r, g in enumerate(gold)], refs)}
+    res["recall@1"] = 100.0 * sum(top[r][0] == gold[r] for r in range(len(qrows))) / len(qrows)
+    weights = [float(x) for x in a.match_weights.split(",")]
+    kmax = max(ks)
+    by_weight = {w: em_f1(choose(reads, [t[:kmax] for t in top], match, w), refs) for w in weights}
+    weight = max(weights, key=lambda w: (round(by_weight[w][1], 2), -w))
+    res["matchWeight"] = weight
+    res["cmt_k%d_by_weight" % kmax] = {str(w): round(v[1], 2) for w, v in by_weight.items()}
+    for k in ks:
+        res[f"cmt_k{k}"] = em_f1(choose(reads, [t[:k] for t in top], match, weight), refs)
+    res["gold_rank3"] = em_f1(choose(reads, behind, match, weight), refs)
     res["seconds"] = round(time.time() - t0)
     print(json.dumps({k: (v if not isinstance(v, tuple) else [round(x, 1) for x in v]) for k, v in res.items()}),
           flush=True)
-    return res, oracle
+    return res
 
 
 # ---------------------------------------------------------------- export
@@ -380,6 +407,17 @@ def trace(model):
     return traced, worst
 
 
+def stages(ckpt):
+    """The training runs that made a checkpoint, first first: each one's hyperparameters and steps, followed back
+    through `--init`."""
+    c = torch.load(ckpt)
+    run = {k: v for k, v in c["args"].items()
+           if k in ("epochs", "batch", "lr", "warmup", "negatives", "width", "neg_width", "seed", "threads")}
+    run.update(steps=c["step"], seconds=c.get("seconds"))
+    init = c["args"].get("init")
+    return (stages(init) if init else []) + [run]
+
+
 def write_model_json(model_dir, reader_path, split_layer, args, figures, max_answer=MAX_ANSWER):
     """model.json of the cmt-model/4 bundle: the key head's and the lexical half's sections are kept from the
     directory's current model.json (whatever its format); the reader's are written anew."""
@@ -408,6 +446,7 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
         "memory": {"kind": "token-states", "storage": "int8-per-token"},
         "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": os.path.basename(reader_path)},
         "defaultTopK": figures["defaultTopK"],
+        "reader": {"matchWeight": figures["validation"].get("matchWeight", 0.0)},
         "lexical": {k: v for k, v in old["lexical"].items() if k != "answerVocabulary"},
         "training": {
             "keyHead": key_head,
@@ -418,11 +457,7 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
                 "data": "SQuAD v1.1 dev set, 38 open articles; trained on the 28 train articles only, every choice "
                         "on the 4 validation articles",
                 "command": "bash training/train.sh (training/late_extract.py, training/late_reader.py)",
-                "hyperparameters": {k: v for k, v in vars(args).items()
-                                    if k in ("epochs", "batch", "lr", "warmup", "negatives", "width", "neg_width", "seed",
-                                             "threads")},
-                "steps": figures.get("steps"),
-                "trainSeconds": figures.get("trainSeconds"),
+                "stages": stages(args.ckpt),
                 "weights": "weight matrices int8 per-row (weight-only), biases/norms float32",
                 "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",
                 "figures": {"validation": figures["validation"]},
@@ -456,19 +491,23 @@ def main():
     ap.add_argument("--seed", type=int, default=20261201)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--ckpt", default="training/cache/late_ckpt.pt", help="checkpoint to resume, evaluate, export")
+    ap.add_argument("--init", default="", help="train: start from this checkpoint's weights (a later stage)")
     ap.add_argument("--k", default="1,3")
+    ap.add_argument("--match-weights", default="0,0.5,1,2,4,8,16",
+                    help="eval: weights of the match score added to a span's score, chosen at the largest k")
     ap.add_argument("--report", default="", help="eval: write the validation figures and chosen k here (JSON)")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--split-layer", type=int, default=8)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tj = json.load(open(os.path.join(a.backbone, "bge-small-en-v1.5-tokenizer.json"), encoding="utf-8"))
-    read.vocab = {i: s for s, i in tj["model"]["vocab"].items()}
+    read_each.vocab = {i: s for s, i in tj["model"]["vocab"].items()}
     if a.what == "export":
         bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
         model = LateReader(bert.w, a.split_layer, bert.layers)
         if not a.untrained:
-            model.load_state_dict(torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))["model"])
+            model.load_state_dict(torch.load(a.ckpt)["model"])
         traced, worst = trace(model)
         traced.save(a.out)
         print(f"wrote {a.out} ({os.path.getsize(a.out)} bytes), trace check {worst:.2e}", flush=True)
@@ -483,10 +522,10 @@ def main():
         bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
         model = LateReader(bert.w, cache.split_layer, bert.layers)
         del bert
-        model.load_state_dict(torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))["model"])
-    res, _ = evaluate(model, cache, a)
+        model.load_state_dict(torch.load(a.ckpt)["model"])
+    res = evaluate(model, cache, a)
     if a.report:
-        c = torch.load(os.path.join(os.path.dirname(a.cache), "late_ckpt.pt"))
+        c = torch.load(a.ckpt)
         ks = [int(x) for x in a.k.split(",")]
         best_k = max(ks, key=lambda k: (round(res[f"cmt_k{k}"][1], 2), -k))
         out = {"validation": {n: ({"EM": round(v[0], 2), "F1": round(v[1], 2)} if isinstance(v, tuple) else v)

@@ -60,6 +60,7 @@ class ReaderTest {
         assertArrayEquals(new byte[] {3, 0}, second.states());
         assertArrayEquals(new float[] {0.5f}, second.scales());
         assertArrayEquals(new short[] {103}, second.pieces());
+        assertArrayEquals(new float[] {0.9f, 0.4f}, seen.get(0).matchScores(), "the prior of each memory's spans");
         assertEquals("m@1", a.getModelVersion());
     }
 
@@ -78,6 +79,7 @@ class ReaderTest {
                 .join();
         assertEquals(1, seen.get(0).memories().size());
         assertArrayEquals(new short[] {103}, seen.get(0).memories().get(0).pieces());
+        assertArrayEquals(new float[] {0.4f}, seen.get(0).matchScores(), "scores stay with their memories");
         assertEquals(List.of("old", "d2"), a.getEvidence().stream().map(e -> e.getDocId()).toList());
     }
 

@@ -89,6 +89,22 @@ class ModelConfigTest {
     }
 
     @Test
+    void readsTheOptionalMatchWeight() throws IOException {
+        ObjectNode root = fullModel();
+        write(root);
+        assertEquals(0f, ModelConfig.read(dir).matchWeight(), "optional, absent: the spans alone compete");
+        root.putObject("reader").put("matchWeight", 12.5);
+        write(root);
+        assertEquals(12.5f, ModelConfig.read(dir).matchWeight());
+        root.putObject("reader").put("matchWeight", -1);
+        assertTrue(failure(root).contains("'reader.matchWeight' must be a non-negative number"));
+        root.putObject("reader").put("matchWeight", "high");
+        assertTrue(failure(root).contains("'reader.matchWeight' must be a non-negative number"));
+        root.putObject("reader").put("matchWeight", 1e7);
+        assertTrue(failure(root).contains("'reader.matchWeight' must be at most 1e6"));
+    }
+
+    @Test
     void emptyFilesMeansRetrievalOnlyWithTheBackbonesWidths() throws IOException {
         ModelConfig config = ModelConfig.read(Path.of("src/test/resources/models/retrieval-only"));
         assertFalse(config.hasReader());

@@ -147,7 +147,7 @@ class ParityITCase {
             starts.add(logits.start());
             ends.add(logits.end());
         }
-        SpanChooser.Span span = SpanChooser.best(starts, ends, model.config().maxAnswerTokens());
+        SpanChooser.Span span = SpanChooser.best(starts, ends, model.config().maxAnswerTokens(), new float[starts.size()]);
         JsonNode best = reading.get("best");
         assertEquals(List.of(best.get("memory").asInt(), best.get("start").asInt(), best.get("end").asInt()),
                 List.of(span.memory(), span.start(), span.end()), "best span (memory slot, start, end)");

@@ -10,6 +10,7 @@ import io.cmtstream.model.ModelInfo;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -47,12 +48,14 @@ public final class Reader {
 
     static AnswerRequest request(RetrievedContext context) {
         List<MemoryStates> memories = new ArrayList<>(context.hits.length);
+        float[] scores = new float[context.hits.length];
         for (MemoryHit hit : context.hits) {
             if (hit.states != null && hit.stateScales != null && hit.pieces != null) {
+                scores[memories.size()] = hit.score;
                 memories.add(new MemoryStates(hit.states, hit.stateScales, hit.pieces));
             }
         }
-        return new AnswerRequest(context.query.states, memories);
+        return new AnswerRequest(context.query.states, memories, Arrays.copyOf(scores, memories.size()));
     }
 
     private Answer answer(RetrievedContext context, String text, AnswerStatus status, long readMillis) {

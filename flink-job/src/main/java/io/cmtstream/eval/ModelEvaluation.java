@@ -240,10 +240,12 @@ public final class ModelEvaluation {
     /** The question with the given paragraphs' memories, best first. */
     private static AnswerRequest request(Encoding question, List<Hit> hits, Map<String, Encoding> byParagraph) {
         List<MemoryStates> memories = new ArrayList<>(hits.size());
+        float[] scores = new float[hits.size()];
         for (Hit hit : hits) {
+            scores[memories.size()] = (float) hit.score();
             memories.add(byParagraph.get(hit.id()).memory());
         }
-        return new AnswerRequest(question.states(), memories);
+        return new AnswerRequest(question.states(), memories, scores);
     }
 
     private static Map<String, String> answer(CmtModel model, List<SquadDataset.Question> questions,

@@ -10,8 +10,20 @@ import java.util.Objects;
  *     row-major {@code [L, hidden]}
  * @param memories the top-k matched documents' memories ({@link Encoding#memory()}), best first; empty means
  *     closed book, which the reader answers with an empty answer
+ * @param matchScores each memory's match score (what ranked it), as many as memories; null when unknown, which
+ *     reads as all equal
  */
-public record AnswerRequest(float[] questionStates, List<MemoryStates> memories) {
+public record AnswerRequest(float[] questionStates, List<MemoryStates> memories, float[] matchScores) {
+
+    /** A request whose memories' match scores are unknown (all equal). */
+    public AnswerRequest(float[] questionStates, List<MemoryStates> memories) {
+        this(questionStates, memories, null);
+    }
+
+    /** The j-th memory's match score, 0 when none are known. */
+    float matchScore(int j) {
+        return matchScores == null ? 0f : matchScores[j];
+    }
 
     /**
      * Checks the request's sizes against the model so that a malformed one fails alone, before batching.
@@ -29,6 +41,16 @@ public record AnswerRequest(float[] questionStates, List<MemoryStates> memories)
                     + " values"));
         }
         List<MemoryStates> memories = request.memories() == null ? List.of() : request.memories();
+        float[] scores = request.matchScores();
+        if (scores != null && scores.length != memories.size()) {
+            throw new IllegalArgumentException(what + ": " + scores.length + " match scores for " + memories.size()
+                    + " memories");
+        }
+        for (int j = 0; scores != null && j < scores.length; j++) {
+            if (!Float.isFinite(scores[j])) {
+                throw new IllegalArgumentException(what + ": match score " + j + " is " + scores[j]);
+            }
+        }
         for (int j = 0; j < memories.size(); j++) {
             MemoryStates memory = memories.get(j);
             if (memory == null || memory.states().length != memory.tokens() * hidden

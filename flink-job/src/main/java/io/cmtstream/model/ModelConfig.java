@@ -33,6 +33,8 @@ import java.util.Objects;
  * @param files the TorchScript files, or null for a retrieval-only model
  * @param defaultTopK the k the model was tuned with (optional {@code defaultTopK}), 0 when model.json has none
  * @param lexical the lexical half of self-matching (optional {@code lexical}), null when matching is dense only
+ * @param matchWeight what a memory's match score adds, times this, to the score of each span read from it when k
+ *     memories compete (optional {@code reader.matchWeight}, chosen on validation); 0 lets the spans alone compete
  */
 public record ModelConfig(
         Path dir,
@@ -46,7 +48,8 @@ public record ModelConfig(
         SpecialTokens tokens,
         ModelFiles files,
         int defaultTopK,
-        Lexical lexical) {
+        Lexical lexical,
+        float matchWeight) {
 
     /** The contract version this runtime reads. */
     public static final String FORMAT = "cmt-model/4";
@@ -205,7 +208,7 @@ public record ModelConfig(
         if (retrievalOnly) {
             Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical, 0f);
         }
 
         JsonNode d = keys.object(root, "dims");
@@ -233,8 +236,19 @@ public record ModelConfig(
         keys.expect(memory, "memory.storage", MEMORY_STORAGE);
         ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "embeddings"),
                 keys.file(dir, filesNode, "compressor"), keys.file(dir, filesNode, "reader"));
+        float matchWeight = 0f;
+        if (root.hasNonNull("reader")) {
+            JsonNode reader = keys.object(root, "reader");
+            if (reader.hasNonNull("matchWeight")) {
+                double weight = keys.number(reader, "reader.matchWeight");
+                if (weight > 1e6) {
+                    throw new ModelLoadException(json + ": 'reader.matchWeight' must be at most 1e6, was " + weight);
+                }
+                matchWeight = (float) weight;
+            }
+        }
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files, defaultTopK, lexical);
+                maxAnswerTokens, tokens, files, defaultTopK, lexical, matchWeight);
     }
 
     private static Lexical lexical(Path dir, Path json, Keys keys, JsonNode node) {

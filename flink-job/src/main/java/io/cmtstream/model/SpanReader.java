@@ -39,6 +39,7 @@ final class SpanReader implements AutoCloseable {
     private final NDArray weights;
     private final int hidden;
     private final int maxAnswerTokens;
+    private final float matchWeight;
     private final PieceText pieceText;
 
     /**
@@ -58,13 +59,14 @@ final class SpanReader implements AutoCloseable {
     record Logits(float[] start, float[] end) {}
 
     private SpanReader(Model reader, Path file, NDManager manager, NDArray weights, int hidden, int maxAnswerTokens,
-                       PieceText pieceText) {
+                       float matchWeight, PieceText pieceText) {
         this.reader = reader;
         this.file = file;
         this.manager = manager;
         this.weights = weights;
         this.hidden = hidden;
         this.maxAnswerTokens = maxAnswerTokens;
+        this.matchWeight = matchWeight;
         this.pieceText = pieceText;
     }
 
@@ -80,7 +82,7 @@ final class SpanReader implements AutoCloseable {
         opened.add(manager);
         NDArray weights = TorchScripts.headWeights(reader, file, manager);
         return new SpanReader(reader, file, manager, weights, config.dims().hidden(), config.maxAnswerTokens(),
-                pieceText);
+                config.matchWeight(), pieceText);
     }
 
     /** Each request's answer: the best span of its memories as text; empty for a request without memories. */
@@ -98,11 +100,13 @@ final class SpanReader implements AutoCloseable {
             List<MemoryStates> memories = memories(request);
             List<float[]> starts = new ArrayList<>(memories.size());
             List<float[]> ends = new ArrayList<>(memories.size());
+            float[] priors = new float[memories.size()];
             for (int j = 0; j < memories.size(); j++, row++) {
                 starts.add(logits.get(row).start());
                 ends.add(logits.get(row).end());
+                priors[j] = matchWeight * request.matchScore(j);
             }
-            SpanChooser.Span span = SpanChooser.best(starts, ends, maxAnswerTokens);
+            SpanChooser.Span span = SpanChooser.best(starts, ends, maxAnswerTokens, priors);
             answers.add(span == null ? ""
                     : pieceText.text(memories.get(span.memory()).pieces(), span.start(), span.end()));
         }

@@ -358,7 +358,7 @@ def evaluate(model, cache, a, split="validation"):
         match[r].setdefault(g, float(S[r, prows.index(g)]))
     behind = [[p for p in top[r] if p != gold[r]][:2] + [gold[r]] for r in range(len(qrows))]
     reads = read_each(model, cache, qrows, [sorted(set(top[r]) | {gold[r]}) for r in range(len(qrows))])
-    res = {"oracle": em_f1([reads[r][g][1] for r, g in enumerate(gold)], refs)}
+    res = {"questions": len(qrows), "oracle": em_f1([reads[r][g][1] for r, g in enumerate(gold)], refs)}
     res["recall@1"] = 100.0 * sum(top[r][0] == gold[r] for r in range(len(qrows))) / len(qrows)
     weights = [float(x) for x in a.match_weights.split(",")]
     kmax = max(ks)
@@ -369,6 +369,7 @@ def evaluate(model, cache, a, split="validation"):
     for k in ks:
         res[f"cmt_k{k}"] = em_f1(choose(reads, [t[:k] for t in top], match, weight), refs)
     res["gold_rank3"] = em_f1(choose(reads, behind, match, weight), refs)
+    res["closed_book"] = {"EM": 0.0, "F1": 0.0, "note": "no memory: no span to point at, the answer is empty"}
     res["seconds"] = round(time.time() - t0)
     print(json.dumps({k: (v if not isinstance(v, tuple) else [round(x, 1) for x in v]) for k, v in res.items()}),
           flush=True)

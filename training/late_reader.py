@@ -12,8 +12,8 @@ rank has no effect on what is read from it, and more memories only add candidate
     PYTHONPATH=training /usr/bin/python3 training/late_reader.py train [--minutes 60] [--negatives 1]
     PYTHONPATH=training /usr/bin/python3 training/late_reader.py eval [--k 1,3]
 
-Checkpoints (model, optimiser, step, data order) go to training/cache/late_ckpt.pt every few minutes; `train`
-resumes from it. Every choice is made on the validation split.
+Checkpoints (model, optimiser, step, data order) go to `--ckpt` every few minutes; `train` resumes from it, and
+`--init` starts a later stage from an earlier checkpoint's weights. Every choice is made on the validation split.
 """
 import argparse
 import json

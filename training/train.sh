@@ -15,7 +15,8 @@
 #  5. trains the reader (contract cmt-model/4, docs/MODEL.md "Reader"): runs the frozen backbone once more over
 #     the train and validation paragraphs and questions keeping the states after layer 8 (training/late_extract.py
 #     -> training/cache/late.pt), tunes bge-small's layers 8..11 as a span reader over [question; memory] states
-#     (training/late_reader.py train: resumable from training/cache/late_ckpt.pt), chooses k on validation,
+#     (training/late_reader.py train, two stages, each resumable from its checkpoint in training/cache/), chooses
+#     on validation the weight of the match-score prior and k,
 #     exports reader.pt and model.json (the key head, compressor.pt, and the lexical half stay those of steps 3-4;
 #     steps 3-4's aggregator.pt and generative reader.pt are replaced);
 #  6. writes the Java parity fixture src/test/resources/parity/parity.json (training/late_fixture.py).
@@ -52,9 +53,16 @@ mkdir -p training/cache/backbone
 cp -n target/backbone/bge-small-en-v1.5.onnx target/backbone/bge-small-en-v1.5-tokenizer.json training/cache/backbone/
 export PYTHONPATH=training
 [ -f training/cache/late.pt ] || $PY training/late_extract.py --threads "$THREADS"
-$PY training/late_reader.py train --threads "$THREADS" --epochs "${READER_EPOCHS:-2}" --minutes "${READER_MINUTES:-600}"
-$PY training/late_reader.py eval --threads "$THREADS" --report training/cache/late-validation.json
-$PY training/late_reader.py export --figures training/cache/late-validation.json
+# two stages, each resumable from its own checkpoint: one epoch at lr 2e-4 with 64-token windows of the other
+# memory, then one more from its weights at lr 1e-4 with 128-token windows (docs/MODEL.md "Objective and training")
+S1=training/cache/late_ckpt_stage1.pt S2=training/cache/late_ckpt_stage2.pt
+$PY training/late_reader.py train --threads "$THREADS" --ckpt $S1 --epochs 1 --lr 2e-4 --warmup 50 \
+    --seed 20261201 --minutes "${READER_MINUTES:-600}"
+$PY training/late_reader.py train --threads "$THREADS" --ckpt $S2 --init $S1 --epochs 1 --lr 1e-4 --warmup 20 \
+    --neg-width 128 --seed 20261202 --minutes "${READER_MINUTES:-600}"
+$PY training/late_reader.py eval --threads "$THREADS" --ckpt $S2 --k 1,3 --match-weights 0,1,2,4,8,16,32,64,128,256 \
+    --report training/cache/late-validation.json
+$PY training/late_reader.py export --ckpt $S2 --figures training/cache/late-validation.json
 rm -f models/cmt-bge-small-squad/aggregator.pt
 $PY training/late_fixture.py
 echo "total wall time $(( $(date +%s) - start ))s"

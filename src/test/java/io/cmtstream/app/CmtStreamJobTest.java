@@ -56,6 +56,14 @@ class CmtStreamJobTest {
     }
 
     @Test
+    void sourcesReadOnlyCommittedRecordsUnlessToldOtherwise() {
+        assertEquals("read_committed", CmtStreamJob.sourceProperties(JobConfig.fromMap(Map.of()))
+                .getProperty("isolation.level"));
+        assertEquals("read_uncommitted", CmtStreamJob.sourceProperties(JobConfig.fromMap(
+                Map.of("cmt.kafka.properties.isolation.level", "read_uncommitted"))).getProperty("isolation.level"));
+    }
+
+    @Test
     void aModelErrorsDeadLetterIsKeyedByItsRecordNotByAnOffsetItNoLongerHas() {
         io.cmtstream.avro.DeadLetter.Builder d = io.cmtstream.avro.DeadLetter.newBuilder().setTopic("documents")
                 .setReason("MODEL_ERROR: x").setFailedAt(java.time.Instant.EPOCH)

@@ -47,6 +47,7 @@ import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
@@ -257,10 +258,21 @@ public final class CmtStreamJob {
                 .setGroupId(conf.get(GROUP_ID))
                 .setStartingOffsets(offsets)
                 .setDeserializer(typed)
-                .setProperties(JobConfig.kafkaProperties(conf))
+                .setProperties(sourceProperties(conf))
                 .setProperty("partition.discovery.interval.ms", "60000")
                 .build();
         return source;
+    }
+
+    /**
+     * The sources' Kafka client properties: the pass-through ones, reading only committed records unless they say
+     * otherwise. Kafka's default, read_uncommitted, would let a document of an upstream transaction that is later
+     * aborted become a memory (and a query of one be answered).
+     */
+    static Properties sourceProperties(Configuration conf) {
+        Properties props = JobConfig.kafkaProperties(conf);
+        props.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        return props;
     }
 
     private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(

@@ -1,0 +1,120 @@
+package io.cmtstream.reliability;
+
+import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.Evidence;
+import io.cmtstream.client.AvroBytes;
+import org.apache.flink.api.common.JobID;
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static io.cmtstream.reliability.ReliabilityCluster.document;
+import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Kafka settings an expert expects: the sources read only committed records. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class KafkaSettingsITCase {
+    private ReliabilityCluster cluster;
+
+    @BeforeAll
+    void start() throws Exception {
+        cluster = ReliabilityCluster.start(1, 2);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        ReliabilityCluster.closeAll(cluster);
+    }
+
+    @Test
+    void aDocumentOrQueryOfAnAbortedUpstreamTransactionIsNeverSeen() throws Exception {
+        JobID job = cluster.submit(Map.of(), 2, null);
+        String t = "upstream";
+        Properties p = new Properties();
+        p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, cluster.kafka.bootstrapServers());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "upstream-" + UUID.randomUUID());
+        try (KafkaProducer<byte[], byte[]> upstream =
+                     new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            upstream.initTransactions();
+            upstream.beginTransaction();
+            upstream.send(record("documents", t + "/aborted", AvroBytes.encode(
+                    document(t, "aborted", "The lighthouse keeper lit the lamp every evening at dusk."))));
+            upstream.send(record("queries", t + "/q-aborted", AvroBytes.encode(
+                    query(t, "q-aborted", "Who lit the lamp?", 10))));
+            upstream.flush();
+            upstream.abortTransaction();
+            upstream.beginTransaction();
+            upstream.send(record("documents", t + "/committed", AvroBytes.encode(
+                    document(t, "committed", "A violin has four strings tuned in perfect fifths."))));
+            upstream.commitTransaction();
+        }
+        // The aborted records are in the log: a read_uncommitted consumer, Kafka's default, would hand them over.
+        assertTrue(uncommittedKeys("documents", t + "/aborted").contains(t + "/aborted"));
+
+        cluster.publish(query(t, "q-bank", "Who lit the lamp?", 10));
+        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+            Answer bank = answers.await(t, "q-bank");
+            answers.drain(Duration.ofSeconds(1));
+            Set<String> ids = bank.getEvidence().stream().map(Evidence::getDocId)
+                    .collect(Collectors.toCollection(TreeSet::new));
+            assertEquals(Set.of("committed"), ids, "the aborted document is no memory");
+            assertFalse(answers.byQuery.containsKey(ReliabilityCluster.Answers.key(t, "q-aborted")),
+                    "the aborted query is not answered");
+        }
+        cluster.flink.cancelJob(job).get(30, TimeUnit.SECONDS);
+        cluster.await("job cancelled", () -> cluster.status(job).isGloballyTerminalState());
+        System.out.println("KAFKA: an aborted upstream transaction's document and query were never seen; the "
+                + "committed document is the bank");
+    }
+
+    private static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] value) {
+        return new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8), value);
+    }
+
+    /** Keys of {@code topic} as a read_uncommitted consumer sees them, until {@code wanted} is among them. */
+    private Set<String> uncommittedKeys(String topic, String wanted) {
+        Properties c = new Properties();
+        c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, cluster.kafka.bootstrapServers());
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
+        Set<String> keys = new TreeSet<>();
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                     new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (int p = 0; p < ReliabilityCluster.PARTITIONS; p++) {
+                partitions.add(new TopicPartition(topic, p));
+            }
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + ReliabilityCluster.TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline && !keys.contains(wanted)) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> keys.add(new String(r.key(), StandardCharsets.UTF_8)));
+            }
+        }
+        return keys;
+    }
+}

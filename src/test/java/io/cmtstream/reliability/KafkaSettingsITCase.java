@@ -1,5 +1,7 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.app.JobConfig;
+import io.cmtstream.app.StartupChecks;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.client.AvroBytes;
@@ -34,9 +36,13 @@ import static io.cmtstream.reliability.ReliabilityCluster.document;
 import static io.cmtstream.reliability.ReliabilityCluster.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The Kafka settings an expert expects: the sources read only committed records. */
+/**
+ * The Kafka settings an expert expects: the sources read only committed records, and the sinks' transaction
+ * timeout is checked against the broker's maximum at start.
+ */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KafkaSettingsITCase {
     private ReliabilityCluster cluster;
@@ -90,6 +96,22 @@ class KafkaSettingsITCase {
         cluster.await("job cancelled", () -> cluster.status(job).isGloballyTerminalState());
         System.out.println("KAFKA: an aborted upstream transaction's document and query were never seen; the "
                 + "committed document is the bank");
+    }
+
+    @Test
+    void aTransactionTimeoutAboveTheBrokersMaximumFailsAtStartNamingBothSettings() {
+        // The broker's default transaction.max.timeout.ms is 15 min, the job's default timeout the same.
+        StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(Map.of())));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+                StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(
+                        Map.of("cmt.kafka.properties.transaction.timeout.ms", "900001")))));
+        assertTrue(e.getMessage().startsWith("the sinks' transaction timeout "
+                + "'cmt.kafka.properties.transaction.timeout.ms' (900001 ms) is above the brokers' "
+                + "'transaction.max.timeout.ms' (900000 ms)"), e.getMessage());
+        // At-least-once sinks open no transactions: nothing to check.
+        StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(Map.of(
+                "cmt.kafka.properties.transaction.timeout.ms", "900001", "cmt.delivery.guarantee", "AT_LEAST_ONCE"))));
+        System.out.println("KAFKA: start-up check: " + e.getMessage());
     }
 
     private static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] value) {

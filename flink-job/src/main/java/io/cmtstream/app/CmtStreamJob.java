@@ -73,6 +73,8 @@ import static io.cmtstream.app.CmtStreamOptions.*;
 public final class CmtStreamJob {
     /** Pause before a record's second try of the model, doubled before each later one. */
     static final long MODEL_RETRY_BACKOFF_MILLIS = 100;
+    /** The sinks' transaction timeout unless {@code cmt.kafka.properties.transaction.timeout.ms} sets one. */
+    static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 900_000;
 
     private CmtStreamJob() {}
 
@@ -275,11 +277,21 @@ public final class CmtStreamJob {
         return props;
     }
 
+    /**
+     * The sinks' Kafka producer properties: the pass-through ones, with a transaction timeout of 15 min unless they
+     * set one. Flink's default (1 h) is above the broker's default maximum ({@code transaction.max.timeout.ms},
+     * 15 min), and the producer would fail at its first transaction; {@link StartupChecks#kafkaTransactionsFit}
+     * checks the value against the broker's.
+     */
+    static Properties sinkProperties(Configuration conf) {
+        Properties props = JobConfig.kafkaProperties(conf);
+        props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, String.valueOf(DEFAULT_TRANSACTION_TIMEOUT_MILLIS));
+        return props;
+    }
+
     private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(
             Configuration conf, String topic, Class<T> type, SerializationSchema<T> key, String name) {
-        Properties props = JobConfig.kafkaProperties(conf);
-        // Flink's default transaction timeout (1 h) is above the broker's default maximum (15 min).
-        props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "900000");
+        Properties props = sinkProperties(conf);
         DeliveryGuarantee guarantee = conf.get(DELIVERY) == Delivery.EXACTLY_ONCE
                 ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE;
         return KafkaSink.<T>builder()

@@ -5,9 +5,11 @@ import io.cmtstream.app.StartupChecks;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.ingest.AvroDecoder;
 import org.apache.flink.api.common.JobID;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -27,8 +29,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -40,8 +44,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The Kafka settings an expert expects: the sources read only committed records, and the sinks' transaction
- * timeout is checked against the broker's maximum at start.
+ * The Kafka settings an expert expects: the sources read only committed records, the sinks' transaction timeout
+ * is checked against the broker's maximum at start, and a broker restart while records stream costs no answer and
+ * duplicates none (counted to the answers topic's end offsets with a read_committed consumer).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KafkaSettingsITCase {
@@ -49,7 +54,8 @@ class KafkaSettingsITCase {
 
     @BeforeAll
     void start() throws Exception {
-        cluster = ReliabilityCluster.start(1, 2);
+        cluster = ReliabilityCluster.startWithRestartableBroker(1, 2,
+                "documents-restart", "queries-restart", "answers-restart", "dead-letters-restart");
     }
 
     @AfterAll
@@ -112,6 +118,62 @@ class KafkaSettingsITCase {
         StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(Map.of(
                 "cmt.kafka.properties.transaction.timeout.ms", "900001", "cmt.delivery.guarantee", "AT_LEAST_ONCE"))));
         System.out.println("KAFKA: start-up check: " + e.getMessage());
+    }
+
+    @Test
+    void aBrokerRestartWhileRecordsStreamLosesAndDuplicatesNoAnswer() throws Exception {
+        long started = System.nanoTime();
+        Map<String, String> topics = Map.of("cmt.kafka.topic.documents", "documents-restart",
+                "cmt.kafka.topic.queries", "queries-restart", "cmt.kafka.topic.answers", "answers-restart",
+                "cmt.kafka.topic.dead-letters", "dead-letters-restart", "cmt.kafka.group-id", "restart");
+        JobID job = cluster.submit(topics, 2, null);
+        String t = "restart";
+        int documents = 40;
+        List<String> queries = new ArrayList<>();
+        for (int i = 0; i < documents; i += 2) {
+            queries.add("q" + i);
+        }
+        // The producer blocks and retries while the broker is down (its delivery timeout is 2 min).
+        CompletableFuture<Void> publishing = CompletableFuture.runAsync(() -> {
+            for (int i = 0; i < documents; i++) {
+                cluster.send("documents-restart", null, t + "/d" + i, AvroBytes.encode(
+                        document(t, "d" + i, "Document " + i + ": the lighthouse keeper lit lamp number " + i + ".")));
+                if (i % 2 == 0) {
+                    cluster.send("queries-restart", null, t + "/q" + i, AvroBytes.encode(
+                            query(t, "q" + i, "Who lit lamp number " + i + "?", 3)));
+                }
+                ReliabilityCluster.sleep(150);
+            }
+        });
+        ReliabilityCluster.sleep(2_000);
+        cluster.kafka.stopBroker();
+        long down = System.nanoTime();
+        ReliabilityCluster.sleep(5_000);
+        cluster.kafka.startBroker();
+        long downMillis = (System.nanoTime() - down) / 1_000_000;
+        publishing.get(120, TimeUnit.SECONDS);
+
+        List<String> keys = queries.stream().map(q -> ReliabilityCluster.Answers.key(t, q)).toList();
+        try (ReliabilityCluster.Answers answers = cluster.answers("answers-restart")) {
+            answers.await(keys);
+        }
+        int restored = (int) cluster.checkpoints(job).getCounts().getNumberOfRestoredCheckpoints();
+        // Stopping with a savepoint commits the last transaction; then the topic's end is final.
+        cluster.stopWithSavepoint(job);
+        Map<String, Integer> perQuery = new TreeMap<>();
+        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
+        List<ConsumerRecord<byte[], byte[]>> all = cluster.readCommittedToTheEnd("answers-restart");
+        for (ConsumerRecord<byte[], byte[]> r : all) {
+            Answer a = decoder.decode(r.value());
+            perQuery.merge(a.getQueryId(), 1, Integer::sum);
+        }
+        assertEquals(new TreeSet<>(queries), perQuery.keySet(), "every query answered, no other answers");
+        perQuery.forEach((q, n) -> assertEquals(1, n, "committed answers to " + q));
+        assertEquals(0, cluster.readCommittedToTheEnd("dead-letters-restart").size(), "no dead letters");
+        System.out.printf("KAFKA: broker down %d ms while %d documents and %d queries streamed; committed answers "
+                        + "%d (to the end offsets, read_committed), lost 0, duplicated 0; checkpoints restored by "
+                        + "the job %d (%d s)%n", downMillis, documents, queries.size(), all.size(), restored,
+                (System.nanoTime() - started) / 1_000_000_000);
     }
 
     private static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] value) {

@@ -106,6 +106,11 @@ public abstract class ModelAsyncFunction<I, O> extends RichAsyncFunction<I, Inge
             } else {
                 decided(input, outcome, resultFuture);
             }
+        }).exceptionally(error -> {
+            // A bug of ours while handling the outcome (the guard itself never fails): fail the task with it
+            // rather than leave the record to Flink's backstop timeout.
+            resultFuture.completeExceptionally(error);
+            return null;
         });
     }
 

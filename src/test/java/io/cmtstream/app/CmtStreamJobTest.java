@@ -54,4 +54,23 @@ class CmtStreamJobTest {
         return StateBackendLoader.fromApplicationOrConfigOrDefault(null, job, cluster,
                 CmtStreamJobTest.class.getClassLoader(), null);
     }
+
+    @Test
+    void sourcesReadOnlyCommittedRecordsUnlessToldOtherwise() {
+        assertEquals("read_committed", CmtStreamJob.sourceProperties(JobConfig.fromMap(Map.of()))
+                .getProperty("isolation.level"));
+        assertEquals("read_uncommitted", CmtStreamJob.sourceProperties(JobConfig.fromMap(
+                Map.of("cmt.kafka.properties.isolation.level", "read_uncommitted"))).getProperty("isolation.level"));
+    }
+
+    @Test
+    void aModelErrorsDeadLetterIsKeyedByItsRecordNotByAnOffsetItNoLongerHas() {
+        io.cmtstream.avro.DeadLetter.Builder d = io.cmtstream.avro.DeadLetter.newBuilder().setTopic("documents")
+                .setReason("MODEL_ERROR: x").setFailedAt(java.time.Instant.EPOCH)
+                .setKey(java.nio.ByteBuffer.wrap("t/doc-1".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertEquals("documents/t/doc-1", new String(CmtStreamJob.deadLetterKey(
+                d.setPartition(-1).setOffset(-1L).build()), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("documents/1/42", new String(CmtStreamJob.deadLetterKey(
+                d.setPartition(1).setOffset(42L).build()), java.nio.charset.StandardCharsets.UTF_8));
+    }
 }

@@ -97,9 +97,26 @@ final class ReliabilityCluster implements AutoCloseable {
     /** As {@link #start(int, int, String...)}, with {@code clusterSettings} added to the MiniCluster's configuration. */
     static ReliabilityCluster start(int taskManagers, int slots, Map<String, String> clusterSettings,
                                     String... extraTopics) throws Exception {
+        return start(false, taskManagers, slots, clusterSettings, extraTopics);
+    }
+
+    /**
+     * As {@link #start(int, int, String...)}, on a broker that {@link EmbeddedKafka#stopBroker} and
+     * {@link EmbeddedKafka#startBroker} restart on its port and log directories.
+     */
+    static ReliabilityCluster startWithRestartableBroker(int taskManagers, int slots, String... extraTopics)
+            throws Exception {
+        return start(true, taskManagers, slots, Map.of(), extraTopics);
+    }
+
+    private static ReliabilityCluster start(boolean restartableBroker, int taskManagers, int slots,
+                                            Map<String, String> clusterSettings, String... extraTopics)
+            throws Exception {
         List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
         topics.addAll(List.of(extraTopics));
-        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topics.toArray(new String[0]));
+        String[] names = topics.toArray(new String[0]);
+        EmbeddedKafka kafka = restartableBroker ? EmbeddedKafka.restartable(PARTITIONS, names)
+                : new EmbeddedKafka(PARTITIONS, names);
         try {
             Path work = Files.createTempDirectory("cmt-reliability");
             Configuration conf = new Configuration();
@@ -298,6 +315,32 @@ final class ReliabilityCluster implements AutoCloseable {
             }
             long quietEnd = System.nanoTime() + quiet.toNanos();
             while (System.nanoTime() < quietEnd) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Every record of {@code topic} that a read_committed consumer sees up to the topic's end (its last stable
+     * offsets, read first): call it once no transaction is open any more (after a stop with a savepoint).
+     */
+    List<ConsumerRecord<byte[], byte[]>> readCommittedToTheEnd(String topic) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = consumer(topic)) {
+            List<TopicPartition> partitions = new ArrayList<>();
+            for (int p = 0; p < PARTITIONS; p++) {
+                partitions.add(new TopicPartition(topic, p));
+            }
+            c.unsubscribe();
+            c.assign(partitions);
+            c.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = c.endOffsets(partitions, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (partitions.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("could not read " + topic + " to its end offsets " + end);
+                }
                 c.poll(Duration.ofMillis(200)).forEach(out::add);
             }
         }

@@ -1,12 +1,18 @@
 package io.cmtstream.answer;
 
 import io.cmtstream.avro.Answer;
+import io.cmtstream.avro.Query;
+import io.cmtstream.client.AvroBytes;
+import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.compress.ModelAsyncFunction;
+import io.cmtstream.compress.ModelCallGuard;
 import io.cmtstream.model.ModelRuntime;
 import io.cmtstream.model.ModelSpec;
 import org.apache.flink.metrics.Histogram;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 
+import java.time.Instant;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 
 /** Flink adapter: retrieved contexts in, Answers out, through the shared model runtime. */
@@ -14,8 +20,8 @@ public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
     private transient Reader reader;
     private transient Histogram answerLatencyMillis;
 
-    public ReadAnswers(ModelSpec spec) {
-        super(spec);
+    public ReadAnswers(ModelSpec spec, ModelCallGuard.Settings faults, String queriesTopic) {
+        super(spec, faults, queriesTopic);
     }
 
     @Override
@@ -46,5 +52,24 @@ public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
     @Override
     protected String describe(RetrievedContext context) {
         return "query " + context.query.tenant + "/" + context.query.queryId;
+    }
+
+    @Override
+    protected String deadLetterKey(RetrievedContext context) {
+        return context.query.tenant + "/" + context.query.queryId;
+    }
+
+    /** The query as it was asked (its topK resolved to the one used), rebuilt from what the job kept of it. */
+    @Override
+    protected byte[] payload(RetrievedContext context) {
+        EncodedQuery q = context.query;
+        return AvroBytes.encode(Query.newBuilder()
+                .setTenant(q.tenant)
+                .setId(q.queryId)
+                .setQuestion(q.question)
+                .setAskedAt(Instant.ofEpochMilli(q.askedAt))
+                .setTopK(q.topK)
+                .setRestrictTo(q.restrictTo == null ? null : Arrays.asList(q.restrictTo))
+                .build());
     }
 }

@@ -17,6 +17,7 @@ public final class ClusterMain {
     public static void main(String[] args) throws Exception {
         Configuration conf = JobConfig.fromArgs(args);
         StartupChecks.modelLoads(conf);
+        StartupChecks.kafkaTransactionsFit(conf);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         CmtStreamJob.build(env, conf);
         LOG.info("Submitting {} reading {} and {} from {}", conf.get(CmtStreamOptions.JOB_NAME),

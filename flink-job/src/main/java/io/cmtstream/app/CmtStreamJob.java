@@ -11,6 +11,7 @@ import io.cmtstream.compress.CompressDocuments;
 import io.cmtstream.compress.CompressedDocument;
 import io.cmtstream.compress.EncodeQueries;
 import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.compress.ModelCallGuard;
 import io.cmtstream.ingest.DocumentValidator;
 import io.cmtstream.ingest.DocumentWatermarks;
 import io.cmtstream.ingest.IngestDeserializer;
@@ -46,9 +47,11 @@ import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Properties;
@@ -68,6 +71,11 @@ import static io.cmtstream.app.CmtStreamOptions.*;
  * Every stateful operator has a stable uid so savepoints survive changes to the job.
  */
 public final class CmtStreamJob {
+    /** Pause before a record's second try of the model, doubled before each later one. */
+    static final long MODEL_RETRY_BACKOFF_MILLIS = 100;
+    /** The sinks' transaction timeout unless {@code cmt.kafka.properties.transaction.timeout.ms} sets one. */
+    static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 900_000;
+
     private CmtStreamJob() {}
 
     /** The configured default k, else the one the model was tuned with, else the option's default. */
@@ -101,8 +109,12 @@ public final class CmtStreamJob {
                 conf.get(MAX_TOP_K));
         int shards = conf.get(SHARDS);
         ShardAssigner shardAssigner = new ShardAssigner(shards);
-        long modelTimeout = conf.get(MODEL_TIMEOUT).toMillis();
+        ModelCallGuard.Settings faults = modelFaults(conf);
+        // Flink's own async timeout only backs up the guard's per-try timeouts (see ModelAsyncFunction.timeout).
+        long modelTimeout = faults.worstCaseMillis(10_000);
         int inFlight = conf.get(MODEL_IN_FLIGHT);
+        String documentsTopic = conf.get(DOCUMENTS_TOPIC);
+        String queriesTopic = conf.get(QUERIES_TOPIC);
 
         env.configure(stateBackend(conf));
         env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
@@ -135,26 +147,26 @@ public final class CmtStreamJob {
                 .process(new SplitDeadLetters<Query>()).returns(Query.class)
                 .uid("queries-validate").name("validate queries");
 
-        documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
-                .union(queries.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
-                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
-                        d -> (d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset()).getBytes(StandardCharsets.UTF_8),
-                        "dead-letters"))
-                .uid("dead-letters-sink").name("dead letters");
-
         // Not chained to the source: a chained async operator whose queue is full blocks the source in the middle
         // of emitting a document while the source's periodic watermark still runs, and that watermark (which may
         // have advanced with the wall clock, see DocumentWatermarks) would overtake the document. Across a network
         // edge the source sees plain backpressure instead, which also pauses its idle clock.
-        DataStream<CompressedDocument> compressed = AsyncDataStream
-                .orderedWait(documents, new CompressDocuments(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
-                .uid("compress").name("compress documents").startNewChain();
+        SingleOutputStreamOperator<CompressedDocument> compressed = AsyncDataStream
+                .orderedWait(documents, new CompressDocuments(model, faults, documentsTopic), modelTimeout,
+                        TimeUnit.MILLISECONDS, inFlight)
+                .returns(new TypeHint<Ingested<CompressedDocument>>() {})
+                .uid("compress").name("compress documents").startNewChain()
+                .process(new SplitDeadLetters<CompressedDocument>()).returns(CompressedDocument.class)
+                .uid("compress-model-errors").name("model errors of documents");
         DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
-                .orderedWait(queries, new EncodeQueries(model, defaultTopK(conf)), modelTimeout,
+                .orderedWait(queries, new EncodeQueries(model, faults, queriesTopic, defaultTopK(conf)), modelTimeout,
                         TimeUnit.MILLISECONDS, inFlight)
-                .uid("encode-queries").name("encode queries");
+                .returns(new TypeHint<Ingested<EncodedQuery>>() {})
+                .uid("encode-queries").name("encode queries")
+                .process(new SplitDeadLetters<EncodedQuery>()).returns(EncodedQuery.class)
+                .uid("encode-model-errors").name("model errors of queries");
 
         DataStream<ShardQuery> shardQueries = encoded.flatMap(new QueryFanOut(shards))
                 .uid("fan-out").name("fan out to shards");
@@ -171,12 +183,45 @@ public final class CmtStreamJob {
                 .process(new MergeShardHits(shards))
                 .uid("merge-top-k").name("merge top-k");
 
-        AsyncDataStream
-                .orderedWait(contexts, new ReadAnswers(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
+        SingleOutputStreamOperator<Answer> answers = AsyncDataStream
+                .orderedWait(contexts, new ReadAnswers(model, faults, queriesTopic), modelTimeout,
+                        TimeUnit.MILLISECONDS, inFlight)
+                .returns(new TypeHint<Ingested<Answer>>() {})
                 .uid("read").name("aggregate and read")
-                .sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
+                .process(new SplitDeadLetters<Answer>()).returns(Answer.class)
+                .uid("read-model-errors").name("model errors of answers");
+        answers.sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
                         a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), "answers"))
                 .uid("answers-sink").name("answers");
+
+        documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
+                .union(queries.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+                        compressed.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+                        encoded.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
+                        answers.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
+                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class, CmtStreamJob::deadLetterKey,
+                        "dead-letters"))
+                .uid("dead-letters-sink").name("dead letters");
+    }
+
+    /**
+     * A dead letter's Kafka key: where its record was ({@code topic/partition/offset}), or, for a record refused past
+     * validation (a model error: no offset any more), {@code topic/tenant/id}.
+     */
+    static byte[] deadLetterKey(DeadLetter d) {
+        if (d.getOffset() >= 0 || d.getKey() == null) {
+            return (d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset()).getBytes(StandardCharsets.UTF_8);
+        }
+        ByteBuffer key = d.getKey().duplicate();
+        byte[] id = new byte[key.remaining()];
+        key.get(id);
+        return (d.getTopic() + "/" + new String(id, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** How the model functions treat a record the model fails on ({@link ModelCallGuard}). */
+    static ModelCallGuard.Settings modelFaults(Configuration conf) {
+        return new ModelCallGuard.Settings(conf.get(MODEL_RECORD_ATTEMPTS), conf.get(MODEL_TIMEOUT).toMillis(),
+                MODEL_RETRY_BACKOFF_MILLIS, conf.get(MODEL_MAX_CONSECUTIVE_FAILURES));
     }
 
     /**
@@ -215,17 +260,38 @@ public final class CmtStreamJob {
                 .setGroupId(conf.get(GROUP_ID))
                 .setStartingOffsets(offsets)
                 .setDeserializer(typed)
-                .setProperties(JobConfig.kafkaProperties(conf))
+                .setProperties(sourceProperties(conf))
                 .setProperty("partition.discovery.interval.ms", "60000")
                 .build();
         return source;
     }
 
+    /**
+     * The sources' Kafka client properties: the pass-through ones, reading only committed records unless they say
+     * otherwise. Kafka's default, read_uncommitted, would let a document of an upstream transaction that is later
+     * aborted become a memory (and a query of one be answered).
+     */
+    static Properties sourceProperties(Configuration conf) {
+        Properties props = JobConfig.kafkaProperties(conf);
+        props.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        return props;
+    }
+
+    /**
+     * The sinks' Kafka producer properties: the pass-through ones, with a transaction timeout of 15 min unless they
+     * set one. Flink's default (1 h) is above the broker's default maximum ({@code transaction.max.timeout.ms},
+     * 15 min), and the producer would fail at its first transaction; {@link StartupChecks#kafkaTransactionsFit}
+     * checks the value against the broker's.
+     */
+    static Properties sinkProperties(Configuration conf) {
+        Properties props = JobConfig.kafkaProperties(conf);
+        props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, String.valueOf(DEFAULT_TRANSACTION_TIMEOUT_MILLIS));
+        return props;
+    }
+
     private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(
             Configuration conf, String topic, Class<T> type, SerializationSchema<T> key, String name) {
-        Properties props = JobConfig.kafkaProperties(conf);
-        // Flink's default transaction timeout (1 h) is above the broker's default maximum (15 min).
-        props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "900000");
+        Properties props = sinkProperties(conf);
         DeliveryGuarantee guarantee = conf.get(DELIVERY) == Delivery.EXACTLY_ONCE
                 ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE;
         return KafkaSink.<T>builder()

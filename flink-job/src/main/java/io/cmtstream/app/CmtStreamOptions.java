@@ -52,7 +52,19 @@ public final class CmtStreamOptions {
                     + "their batch is what queued during the previous call).");
     public static final ConfigOption<Duration> MODEL_TIMEOUT = ConfigOptions.key("cmt.model.timeout")
             .durationType().defaultValue(Duration.ofSeconds(120))
-            .withDescription("A model call slower than this fails the task (and the job restarts from checkpoint).");
+            .withDescription("A model call slower than this is a failed try of its record (the call is abandoned; "
+                    + "see cmt.model.record-attempts).");
+    public static final ConfigOption<Integer> MODEL_RECORD_ATTEMPTS = ConfigOptions.key("cmt.model.record-attempts")
+            .intType().defaultValue(3)
+            .withDescription("Tries of the model on one record (a failed batch is first rerun record by record); a "
+                    + "record the model fails on (exception or timeout) every time becomes a dead letter "
+                    + "'MODEL_ERROR: ...'.");
+    public static final ConfigOption<Integer> MODEL_MAX_CONSECUTIVE_FAILURES = ConfigOptions
+            .key(io.cmtstream.compress.ModelFailingException.OPTION)
+            .intType().defaultValue(10)
+            .withDescription("Records the model fails on in a row (each after all its tries) that fail the job "
+                    + "instead of becoming dead letters: the model itself is failing. The restart strategy then "
+                    + "replays them from the last checkpoint.");
     public static final ConfigOption<Integer> MODEL_IN_FLIGHT = ConfigOptions.key("cmt.model.max-in-flight")
             .intType().defaultValue(64).withDescription("Model calls in flight per operator subtask.");
 

@@ -59,6 +59,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         try {
             Configuration conf = configuration(kafka.bootstrapServers(), overrides, work, webUi);
             ModelConfig model = StartupChecks.modelLoads(conf);
+            StartupChecks.kafkaTransactionsFit(conf);
             StreamExecutionEnvironment env = webUi
                     ? StreamExecutionEnvironment.createLocalEnvironmentWithWebUI(conf)
                     : StreamExecutionEnvironment.createLocalEnvironment(conf);

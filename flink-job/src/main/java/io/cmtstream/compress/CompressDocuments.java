@@ -1,6 +1,7 @@
 package io.cmtstream.compress;
 
 import io.cmtstream.avro.Document;
+import io.cmtstream.client.AvroBytes;
 import io.cmtstream.model.ModelRuntime;
 import io.cmtstream.model.ModelSpec;
 import org.apache.flink.metrics.Counter;
@@ -13,8 +14,8 @@ public class CompressDocuments extends ModelAsyncFunction<Document, CompressedDo
     private transient Counter compressed;
     private transient Counter truncated;
 
-    public CompressDocuments(ModelSpec spec) {
-        super(spec);
+    public CompressDocuments(ModelSpec spec, ModelCallGuard.Settings faults, String documentsTopic) {
+        super(spec, faults, documentsTopic);
     }
 
     @Override
@@ -50,5 +51,15 @@ public class CompressDocuments extends ModelAsyncFunction<Document, CompressedDo
     @Override
     protected String describe(Document document) {
         return "document " + document.getTenant() + "/" + document.getId();
+    }
+
+    @Override
+    protected String deadLetterKey(Document document) {
+        return document.getTenant() + "/" + document.getId();
+    }
+
+    @Override
+    protected byte[] payload(Document document) {
+        return AvroBytes.encode(document);
     }
 }

@@ -1,6 +1,7 @@
 package io.cmtstream.compress;
 
 import io.cmtstream.avro.Query;
+import io.cmtstream.client.AvroBytes;
 import io.cmtstream.model.ModelRuntime;
 import io.cmtstream.model.ModelSpec;
 
@@ -11,8 +12,8 @@ public class EncodeQueries extends ModelAsyncFunction<Query, EncodedQuery> {
     private final int defaultTopK;
     private transient Compressor compressor;
 
-    public EncodeQueries(ModelSpec spec, int defaultTopK) {
-        super(spec);
+    public EncodeQueries(ModelSpec spec, ModelCallGuard.Settings faults, String queriesTopic, int defaultTopK) {
+        super(spec, faults, queriesTopic);
         this.defaultTopK = defaultTopK;
     }
 
@@ -39,5 +40,15 @@ public class EncodeQueries extends ModelAsyncFunction<Query, EncodedQuery> {
     @Override
     protected String describe(Query query) {
         return "query " + query.getTenant() + "/" + query.getId();
+    }
+
+    @Override
+    protected String deadLetterKey(Query query) {
+        return query.getTenant() + "/" + query.getId();
+    }
+
+    @Override
+    protected byte[] payload(Query query) {
+        return AvroBytes.encode(query);
     }
 }

@@ -13,7 +13,9 @@ public enum Rejection {
     TEXT_TOO_LONG,
     INVALID_UTF8,
     BAD_TOP_K,
-    BAD_RESTRICTION;
+    BAD_RESTRICTION,
+    /** A valid record the model failed on (exception or timeout) on every try; see compress/ModelCallGuard. */
+    MODEL_ERROR;
 
     /** Formats the reason carried by a DeadLetter: {@code CODE: detail}. */
     public String reason(String detail) {

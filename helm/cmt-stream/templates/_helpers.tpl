@@ -27,10 +27,13 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "cmt-stream.stateRoot" -}}
 {{- if eq .Values.storage.type "s3" -}}
 {{- if not .Values.storage.s3.bucket -}}
-{{- fail "storage.s3.bucket is required when storage.type is s3" -}}
+{{- fail "storage.s3.bucket is required when storage.type is s3 (the default): checkpoints, savepoints and HA metadata need storage every pod reaches. Or set storage.type=pvc with storage.pvc.storageClassName (a ReadWriteMany class) or storage.pvc.existingClaim" -}}
 {{- end -}}
 {{- printf "s3://%s/%s/%s" .Values.storage.s3.bucket (trimAll "/" .Values.storage.s3.prefix) (include "cmt-stream.fullname" .) -}}
 {{- else if eq .Values.storage.type "pvc" -}}
+{{- if not (or .Values.storage.pvc.existingClaim .Values.storage.pvc.storageClassName) -}}
+{{- fail "storage.pvc.storageClassName is required when storage.type is pvc and no storage.pvc.existingClaim is given: name a class that provisions ReadWriteMany volumes (a claim on the default class stays Pending where that class is ReadWriteOnce block storage), or use storage.type=s3" -}}
+{{- end -}}
 {{- printf "file://%s/%s" (trimSuffix "/" .Values.storage.pvc.mountPath) (include "cmt-stream.fullname" .) -}}
 {{- else -}}
 {{- fail (printf "storage.type must be s3 or pvc, not %q" .Values.storage.type) -}}

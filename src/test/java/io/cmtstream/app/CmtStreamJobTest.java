@@ -1,6 +1,8 @@
 package io.cmtstream.app;
 
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.runtime.state.StateBackend;
 import org.apache.flink.runtime.state.StateBackendLoader;
@@ -9,6 +11,7 @@ import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -17,8 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The memory bank's state backend: Flink 2 has no {@code env.setStateBackend}, so the job puts it into its own
- * configuration, where it takes precedence over the cluster's; resolved here the way a task manager does.
+ * The Flink settings the job makes: Flink's own keys win over the job's {@code cmt.*} options that duplicate them
+ * (checked on the environment the job is built on), and the memory bank's state backend (Flink 2 has no
+ * {@code env.setStateBackend}, so the job puts it into its own configuration, where it takes precedence over the
+ * cluster's; resolved here the way a task manager does).
  */
 class CmtStreamJobTest {
     private static final Configuration HASHMAP_CLUSTER =
@@ -48,6 +53,61 @@ class CmtStreamJobTest {
                 () -> CmtStreamJob.stateBackend(JobConfig.fromMap(Map.of("state.backend.type", "hashmap"))));
         assertTrue(e.getMessage().contains("state.backend.type"), e.getMessage());
         assertEquals("rocksdb", CmtStreamJob.stateBackend(new Configuration()).get(StateBackendOptions.STATE_BACKEND));
+    }
+
+    @Test
+    void flinksOwnKeysGovernOverTheJobsOptionsThatDuplicateThem() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(Configuration.fromMap(Map.of(
+                "execution.checkpointing.interval", "30 s",
+                "execution.buffer-timeout.interval", "50 ms",
+                "pipeline.auto-watermark-interval", "200 ms")));
+        CmtStreamJob.build(env, JobConfig.fromMap(Map.of(
+                "cmt.checkpoint.interval", "10 s",
+                "cmt.network.buffer-timeout", "0 ms",
+                "cmt.watermark.interval", "5 ms")));
+        assertEquals(30_000, env.getCheckpointConfig().getCheckpointInterval());
+        assertEquals(50, env.getBufferTimeout());
+        assertEquals(200, env.getConfig().getAutoWatermarkInterval());
+    }
+
+    @Test
+    void theJobsOptionsApplyWhereFlinksKeysAreAbsent() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        CmtStreamJob.build(env, JobConfig.fromMap(Map.of("cmt.checkpoint.interval", "3 s")));
+        assertEquals(3_000, env.getCheckpointConfig().getCheckpointInterval());
+        assertTrue(env.getCheckpointConfig().isCheckpointingEnabled());
+        // The job's defaults, not Flink's (100 ms and 200 ms).
+        assertEquals(0, env.getBufferTimeout());
+        assertEquals(5, env.getConfig().getAutoWatermarkInterval());
+    }
+
+    @Test
+    void aFlinkKeyInTheJobsConfigurationGoesBeforeTheClusters() {
+        Configuration cluster = Configuration.fromMap(Map.of("execution.checkpointing.interval", "30 s",
+                "execution.buffer-timeout.enabled", "false"));
+        Configuration settings = FlinkSettings.resolve(cluster, JobConfig.fromMap(Map.of(
+                "execution.checkpointing.interval", "20 s", "cmt.checkpoint.interval", "1 s",
+                "cmt.network.buffer-timeout", "0 ms")));
+        assertEquals(Duration.ofSeconds(20), settings.get(CheckpointingOptions.CHECKPOINTING_INTERVAL));
+        // Flink's switch governs the buffer timeout too: disabled stays disabled.
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.configure(settings);
+        assertEquals(ExecutionOptions.DISABLED_NETWORK_BUFFER_TIMEOUT, env.getBufferTimeout());
+    }
+
+    @Test
+    void theClustersStateBackendKeysGovernWithinWhatTheBankCanRunOn() {
+        Configuration job = JobConfig.fromMap(Map.of());
+        Configuration forst = FlinkSettings.resolve(Configuration.fromMap(Map.of("state.backend.type", "forst",
+                "execution.checkpointing.incremental", "false")), job);
+        assertEquals("forst", forst.get(StateBackendOptions.STATE_BACKEND));
+        assertEquals(false, forst.get(CheckpointingOptions.INCREMENTAL_CHECKPOINTS));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FlinkSettings.resolve(HASHMAP_CLUSTER, job));
+        assertTrue(e.getMessage().contains("state.backend.type"), e.getMessage());
+        // The job's own configuration goes first, so it can still pick RocksDB on such a cluster.
+        assertEquals("rocksdb", FlinkSettings.resolve(HASHMAP_CLUSTER,
+                JobConfig.fromMap(Map.of("state.backend.type", "rocksdb"))).get(StateBackendOptions.STATE_BACKEND));
     }
 
     private static StateBackend resolve(Configuration job, Configuration cluster) throws Exception {

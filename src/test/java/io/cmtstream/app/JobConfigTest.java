@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,6 +55,19 @@ class JobConfigTest {
         assertEquals(3, CmtStreamJob.defaultTopK(noModelK));
         Configuration noModel = JobConfig.fromMap(Map.of("cmt.model.dir", dir.resolve("missing").toString()));
         assertEquals(3, CmtStreamJob.defaultTopK(noModel));
+    }
+
+    @Test
+    void readmeNamesTheFlinkKeyThatGovernsEachDuplicatedOption() throws Exception {
+        List<String> readme = Files.readAllLines(Path.of("README.md"));
+        for (FlinkSettings.Overlap overlap : FlinkSettings.OVERLAPS) {
+            String flinkKey = "`" + overlap.flinkOption().key() + "`";
+            String jobKey = "`" + overlap.jobOption().key() + "`";
+            assertTrue(readme.stream().anyMatch(l -> l.startsWith("| " + jobKey) && l.contains(flinkKey)),
+                    "README's option table: " + jobKey + " does not name " + flinkKey);
+            assertTrue(readme.stream().anyMatch(l -> l.startsWith("| " + flinkKey) && l.contains(jobKey)),
+                    "README's table of Flink's keys lacks " + flinkKey + " -> " + jobKey);
+        }
     }
 
     @Test

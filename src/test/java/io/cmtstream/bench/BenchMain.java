@@ -2,10 +2,16 @@ package io.cmtstream.bench;
 
 import io.cmtstream.memory.MatchKey;
 import io.cmtstream.memory.Memory;
-import io.cmtstream.app.Flags;
+import io.cmtstream.app.Cli;
+import io.cmtstream.app.JobArgs;
+import io.cmtstream.app.JobConfig;
 import io.cmtstream.eval.SquadDataset;
 import io.cmtstream.eval.SquadSplit;
 import io.cmtstream.model.ModelConfig;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +20,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,27 +37,71 @@ import java.util.Map;
 public final class BenchMain {
     private BenchMain() {}
 
+    /** The command line; {@code --help} lists it. */
+    @Command(name = "BenchMain", sortOptions = false,
+            description = "Benchmarks: the model alone, the job's ingest rate, a Kafka passthrough, matching alone, "
+                    + "query latency against bank size; writes report.md and plots to --out.")
+    static final class Args {
+        @Option(names = "--model", paramLabel = "DIR", defaultValue = "models/cmt-bge-small-squad",
+                description = "Model directory (default: ${DEFAULT-VALUE}).")
+        Path model;
+        @Option(names = "--parts", paramLabel = "PART", split = ",", defaultValue = "model,ingest,match,latency",
+                description = "Sections to run: model, ingest, match, latency, model-beside-job "
+                        + "(default: ${DEFAULT-VALUE}).")
+        List<String> parts;
+        @Option(names = "--texts", paramLabel = "N", defaultValue = "0",
+                description = "Texts the model alone compresses per batch size (0: every test paragraph).")
+        int texts;
+        @Option(names = "--batches", paramLabel = "B", split = ",", defaultValue = "1,8,32",
+                description = "Batch sizes of the model alone (default: ${DEFAULT-VALUE}).")
+        int[] batches;
+        @Option(names = "--ingest-docs", paramLabel = "N", defaultValue = "1000",
+                description = "Documents of the ingest run (default: ${DEFAULT-VALUE}).")
+        int ingestDocs;
+        @Option(names = "--passthrough-records", paramLabel = "N", defaultValue = "20000",
+                description = "Records of the Kafka-to-Kafka passthrough (default: ${DEFAULT-VALUE}).")
+        int passthroughRecords;
+        @Option(names = "--sizes", paramLabel = "N", split = ",", defaultValue = "1000,10000,100000",
+                description = "Bank sizes of the latency runs (default: ${DEFAULT-VALUE}).")
+        List<Integer> sizes;
+        @Option(names = "--queries", paramLabel = "N", defaultValue = "40",
+                description = "Measured queries per bank size (default: ${DEFAULT-VALUE}).")
+        int queries;
+        @Option(names = "--match-sizes", paramLabel = "N", split = ",", defaultValue = "100000,1000000",
+                description = "Key counts of matching alone (default: ${DEFAULT-VALUE}).")
+        int[] matchSizes;
+        @Option(names = "--idle-timeout-ms", paramLabel = "MS", defaultValue = "20",
+                description = "Consistency window of the latency runs (cmt.watermark.idle-timeout; "
+                        + "default: ${DEFAULT-VALUE}).")
+        int idleTimeoutMs;
+        @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/bench",
+                description = "Where report.md and the plots go (default: ${DEFAULT-VALUE}).")
+        Path out;
+        @Option(names = "--job", paramLabel = "KEY=VALUE", split = ",",
+                description = "Job settings of the benchmark's jobs, e.g. --job cmt.model.batch-size=8 "
+                        + "(the same as --cmt.model.batch-size 8).")
+        Map<String, String> job = new LinkedHashMap<>();
+        @Mixin
+        JobArgs jobArgs = new JobArgs();
+    }
+
     public static void main(String[] args) throws Exception {
-        System.exit(run(args, System.out) ? 0 : 1);
+        try {
+            System.exit(run(args, System.out) ? 0 : 1);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+        }
     }
 
     static boolean run(String[] args, PrintStream out) throws Exception {
-        Flags flags = Flags.parse(args, Map.ofEntries(
-                Map.entry("model", "models/cmt-bge-small-squad"),
-                Map.entry("texts", "0"),
-                Map.entry("batches", "1,8,32"),
-                Map.entry("ingest-docs", "1000"),
-                Map.entry("passthrough-records", "20000"),
-                Map.entry("sizes", "1000,10000,100000"),
-                Map.entry("queries", "40"),
-                Map.entry("out", "target/bench"),
-                Map.entry("idle-timeout-ms", "20"),
-                Map.entry("parts", "model,ingest,match,latency"),
-                Map.entry("match-sizes", "100000,1000000"),
-                Map.entry("job", "")));
-        List<String> parts = List.of(flags.get("parts").split(","));
-        Duration idleTimeout = Duration.ofMillis(flags.getInt("idle-timeout-ms"));
-        Path modelDir = Path.of(flags.get("model"));
+        Args flags = new Args();
+        if (!Cli.parse(flags, args)) {
+            return true;
+        }
+        List<String> parts = flags.parts;
+        Duration idleTimeout = Duration.ofMillis(flags.idleTimeoutMs);
+        Path modelDir = flags.model;
         ModelConfig model = ModelConfig.read(modelDir);
         SquadDataset test = SquadDataset.load(Path.of("data/squad/squad-v1.1-dev-open.json"))
                 .select(SquadSplit.load(Path.of("data/squad/split.json")), "test");
@@ -69,16 +118,8 @@ public final class BenchMain {
         md.append("- command: `mvn -B -q test-compile exec:exec@bench -Dcmt.args=\"")
                 .append(String.join(" ", args)).append("\"`\n\n");
 
-        Map<String, String> jobOptions = new LinkedHashMap<>();
-        for (String setting : flags.get("job").split(",")) {
-            if (!setting.isBlank()) {
-                String[] kv = setting.split("=", 2);
-                if (kv.length != 2) {
-                    throw new IllegalArgumentException("--job takes key=value[,key=value...], got " + setting);
-                }
-                jobOptions.put(kv[0].trim(), kv[1].trim());
-            }
-        }
+        Map<String, String> jobOptions = new LinkedHashMap<>(flags.jobArgs.settings());
+        jobOptions.putAll(JobConfig.fromMap(flags.job).toMap());
         JobBench jobs = new JobBench(modelDir, jobOptions, out);
         if (parts.contains("model") || parts.contains("ingest")) {
             modelAndIngest(flags, modelDir, paragraphs, jobs, md, out);
@@ -86,13 +127,13 @@ public final class BenchMain {
         if (parts.contains("match")) {
             List<Memory> memories = jobs.realMemories(paragraphs);
             List<MatchKey> queryKeys = jobs.queryKeys(questions.subList(0, Math.min(64, questions.size())));
-            int[] sizes = Arrays.stream(flags.get("match-sizes").split(",")).mapToInt(Integer::parseInt).toArray();
-            md.append(MatchBench.toMarkdown(MatchBench.measure(memories, sizes, new int[] {1, 2}, queryKeys, out)));
+            md.append(MatchBench.toMarkdown(MatchBench.measure(memories, flags.matchSizes, new int[] {1, 2}, queryKeys,
+                    out)));
         }
         if (parts.contains("latency")) {
             latency(flags, paragraphs, questions, idleTimeout, jobs, md);
         }
-        Path dir = Path.of(flags.get("out"));
+        Path dir = flags.out;
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("report.md"), md.toString(), StandardCharsets.UTF_8);
         out.println(md);
@@ -100,19 +141,19 @@ public final class BenchMain {
         return true;
     }
 
-    private static void modelAndIngest(Flags flags, Path modelDir, List<String> paragraphs, JobBench jobs,
+    private static void modelAndIngest(Args flags, Path modelDir, List<String> paragraphs, JobBench jobs,
                                        StringBuilder md, PrintStream out) throws Exception {
-        int[] batches = Arrays.stream(flags.get("batches").split(",")).mapToInt(Integer::parseInt).toArray();
+        int[] batches = flags.batches;
         // By default the model alone compresses every test paragraph once per batch size: the documents the
         // ingest run cycles through, so that the two rates are of the same work.
-        int texts = flags.getInt("texts") > 0 ? flags.getInt("texts") : paragraphs.size();
+        int texts = flags.texts > 0 ? flags.texts : paragraphs.size();
         ModelThroughput.Result throughput = ModelThroughput.measure(modelDir, paragraphs, texts, batches, out);
         md.append(throughput.toMarkdown());
 
-        ModelThroughput.Result beside = List.of(flags.get("parts").split(",")).contains("model-beside-job")
+        ModelThroughput.Result beside = flags.parts.contains("model-beside-job")
                 ? jobs.modelBesideIdleJob(paragraphs, texts, batches) : null;
-        JobBench.IngestResult ingest = jobs.ingest(paragraphs, flags.getInt("ingest-docs"));
-        JobBench.PassthroughResult passthrough = jobs.passthrough(flags.getInt("passthrough-records"));
+        JobBench.IngestResult ingest = jobs.ingest(paragraphs, flags.ingestDocs);
+        JobBench.PassthroughResult passthrough = jobs.passthrough(flags.passthroughRecords);
         double bestModelRate = throughput.bestDocumentsPerSecond();
         md.append("\n## Ingest through the job\n\n");
         md.append(String.format("| measure | value |%n|---|---:|%n"
@@ -138,12 +179,12 @@ public final class BenchMain {
                 + "is quiet (CPU and JIT compiler); the model alone compresses the same test paragraphs.\n");
     }
 
-    private static void latency(Flags flags, List<String> paragraphs, List<String> questions, Duration idleTimeout,
+    private static void latency(Args flags, List<String> paragraphs, List<String> questions, Duration idleTimeout,
                                 JobBench jobs, StringBuilder md) throws Exception {
-        List<Integer> sizes = Arrays.stream(flags.get("sizes").split(",")).map(Integer::parseInt).toList();
+        List<Integer> sizes = flags.sizes;
         List<JobBench.LatencyResult> latencies = new ArrayList<>();
         for (int size : sizes) {
-            latencies.add(jobs.latencyAt(size, paragraphs, questions, flags.getInt("queries"), idleTimeout));
+            latencies.add(jobs.latencyAt(size, paragraphs, questions, flags.queries, idleTimeout));
         }
         md.append("\n## Query latency against bank size\n\n");
         md.append("Bank filled with real memories of the test split's paragraphs, replicated to the size, entering "
@@ -165,7 +206,7 @@ public final class BenchMain {
                     r.rocksDbBytesPerMemory() < 0 ? "n/a" : String.format("%.0f", r.rocksDbBytesPerMemory()),
                     r.heapBytesPerMemory()));
         }
-        Path dir = Path.of(flags.get("out"));
+        Path dir = flags.out;
         Files.createDirectories(dir);
         LatencyChart.write(latencies, dir.resolve("latency-vs-bank-size.png"));
         md.append("\n![latency against bank size](latency-vs-bank-size.png)\n");

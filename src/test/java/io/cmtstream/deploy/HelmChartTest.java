@@ -2,12 +2,17 @@ package io.cmtstream.deploy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 import io.cmtstream.app.CmtStreamOptions;
 import io.cmtstream.app.JobConfig;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.runtime.clusterframework.TaskExecutorProcessSpec;
+import org.apache.flink.runtime.clusterframework.TaskExecutorProcessUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,6 +41,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class HelmChartTest {
     static final Path CHART = Path.of("helm/cmt-stream");
     static final Path GPU_S3_SASL = CHART.resolve("ci/gpu-s3-sasl-values.yaml");
+    /** The chart's defaults plus the one value they require (the S3 bucket). */
+    static final Path DEFAULTS = CHART.resolve("ci/s3-values.yaml");
     private static final String RELEASE = "cmt";
     private static final String NAMESPACE = "streaming";
     private static final String FLINK_DEPLOYMENT_CRD = "META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml";
@@ -44,15 +51,18 @@ class HelmChartTest {
     Path tmp;
 
     @Test
-    void chartPassesStrictHelmLint() {
-        LintResult lint = new Helm(CHART).lint().strict().call();
+    void chartPassesStrictHelmLint() throws Exception {
+        // helm lint renders the chart's own values.yaml, which lacks the required bucket on purpose: lint a copy
+        // whose values.yaml has it (as chart-testing lints with each ci/*-values.yaml). Lint also validates
+        // values.yaml against values.schema.json.
+        LintResult lint = new Helm(chartWithValues(DEFAULTS)).lint().strict().call();
         assertFalse(lint.isFailed(), () -> "helm lint --strict: " + lint.getMessages());
     }
 
     @Test
     void defaultValuesRenderValidObjects() {
         List<JsonNode> objects = render(t -> t);
-        assertEquals(Set.of("ConfigMap", "FlinkDeployment", "PersistentVolumeClaim", "Service"), kinds(objects));
+        assertEquals(Set.of("ConfigMap", "FlinkDeployment", "Service"), kinds(objects));
         assertValid(objects);
     }
 
@@ -75,8 +85,8 @@ class HelmChartTest {
         JsonNode conf = spec.path("flinkConfiguration");
         assertEquals("rocksdb", conf.path("state.backend.type").asText());
         assertEquals("true", conf.path("execution.checkpointing.incremental").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
-        assertEquals("file:///flink-data/cmt-cmt-stream/savepoints", conf.path("execution.checkpointing.savepoint-dir").asText());
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/checkpoints", conf.path("execution.checkpointing.dir").asText());
+        assertEquals("s3://flink-state/cmt-stream/cmt-cmt-stream/savepoints", conf.path("execution.checkpointing.savepoint-dir").asText());
         assertEquals("kubernetes", conf.path("high-availability.type").asText());
         assertEquals("org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
                 conf.path("metrics.reporter.prom.factory.class").asText());
@@ -85,7 +95,6 @@ class HelmChartTest {
         JsonNode container = spec.path("podTemplate").path("spec").path("containers").get(0);
         assertEquals("flink-main-container", container.path("name").asText());
         assertTrue(mountPaths(container).contains("/etc/cmt-stream/cmt-stream.properties"));
-        assertTrue(mountPaths(container).contains("/flink-data"));
     }
 
     @Test
@@ -221,16 +230,186 @@ class HelmChartTest {
     }
 
     @Test
-    void s3WithoutABucketFailsToRenderNamingTheValue() {
-        Exception e = assertThrows(Exception.class, () -> render(t -> t.set("storage.type", "s3")));
+    void theChartsOwnValuesFailToRenderUntilTheBucketIsNamed() {
+        // No default storage that stays Pending: S3 is the default and its bucket is required.
+        Exception e = assertThrows(Exception.class, () -> Manifests.parseAll(
+                new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE).call()));
         assertTrue(e.getMessage().contains("storage.s3.bucket"), e.getMessage());
+        assertTrue(e.getMessage().contains("storage.pvc.storageClassName"), e.getMessage());
+    }
+
+    @Test
+    void aVolumeForStateNeedsAReadWriteManyClassOrAnExistingClaim() {
+        Exception e = assertThrows(Exception.class, () -> render(t -> t.set("storage.type", "pvc")));
+        assertTrue(e.getMessage().contains("storage.pvc.storageClassName"), e.getMessage());
+
+        List<JsonNode> objects = render(t -> t.set("storage.type", "pvc").set("storage.pvc.storageClassName", "nfs"));
+        assertValid(objects);
+        JsonNode claim = the(objects, "PersistentVolumeClaim").path("spec");
+        assertEquals("nfs", claim.path("storageClassName").asText());
+        assertEquals(List.of("ReadWriteMany"), texts(claim.path("accessModes")));
+        JsonNode spec = the(objects, "FlinkDeployment").path("spec");
+        assertEquals("file:///flink-data/cmt-cmt-stream/checkpoints",
+                spec.path("flinkConfiguration").path("execution.checkpointing.dir").asText());
+        assertTrue(mountPaths(spec.path("podTemplate").path("spec").path("containers").get(0)).contains("/flink-data"));
+
+        List<JsonNode> existing = render(t -> t.set("storage.type", "pvc").set("storage.pvc.existingClaim", "state"));
+        assertFalse(kinds(existing).contains("PersistentVolumeClaim"));
+        JsonNode volumes = the(existing, "FlinkDeployment").path("spec").path("podTemplate").path("spec").path("volumes");
+        assertTrue(volumes.findValuesAsText("claimName").contains("state"), volumes::toString);
+    }
+
+    @Test
+    void aNewConfigFileChangesTheSpecSoTheOperatorUpgradesThroughASavepoint() {
+        List<JsonNode> before = render(t -> t);
+        List<JsonNode> again = render(t -> t);
+        List<JsonNode> after = render(t -> t.set("config.cmt\\.query\\.default-top-k", "5"));
+        JsonNode specBefore = the(before, "FlinkDeployment").path("spec");
+        JsonNode specAfter = the(after, "FlinkDeployment").path("spec");
+        // The value reaches only the config file, a ConfigMap mounted with subPath (never refreshed in a pod)...
+        assertFalse(the(before, "ConfigMap").equals(the(after, "ConfigMap")));
+        assertEquals(specBefore.path("flinkConfiguration"), specAfter.path("flinkConfiguration"));
+        // ...and still changes the FlinkDeployment's spec, which is what the operator reacts to.
+        String checksum = specBefore.path("podTemplate").path("metadata").path("annotations")
+                .path("checksum/config").asText();
+        assertTrue(checksum.matches("[0-9a-f]{64}"), checksum);
+        assertFalse(checksum.equals(specAfter.path("podTemplate").path("metadata").path("annotations")
+                .path("checksum/config").asText()));
+        // An upgrade with the same values changes nothing, so it restarts nothing.
+        assertEquals(specBefore, the(again, "FlinkDeployment").path("spec"));
+        // The operator applies a spec change by stopping the job with a savepoint and starting it from there.
+        assertEquals("savepoint", specBefore.path("job").path("upgradeMode").asText());
+        assertFalse(specBefore.path("flinkConfiguration").path("execution.checkpointing.savepoint-dir").asText().isEmpty());
+    }
+
+    @Test
+    void aMisspeltOrUnknownValueFailsAgainstTheSchemaNamingIt() {
+        for (String typo : List.of("gpu.enable", "storge.type", "taskManager.memory.modelNative")) {
+            Exception e = assertThrows(Exception.class, () -> render(t -> t.set(typo, "true")), typo);
+            String last = typo.substring(typo.lastIndexOf('.') + 1);
+            String first = typo.substring(0, typo.indexOf('.'));
+            assertTrue(e.getMessage().contains(typo.contains("storge") ? first : last), e.getMessage());
+        }
+        Exception e = assertThrows(Exception.class, () -> render(t -> t.set("job.upgradeMode", "savepoints")));
+        assertTrue(e.getMessage().contains("upgradeMode"), e.getMessage());
+    }
+
+    @Test
+    void theSchemaDeclaresExactlyTheKeysOfValuesYaml() throws Exception {
+        JsonNode schema = Manifests.YAML.readTree(CHART.resolve("values.schema.json").toFile());
+        JsonNode values = Manifests.YAML.readTree(CHART.resolve("values.yaml").toFile());
+        List<String> missing = new ArrayList<>();
+        declaredButAbsent(schema, schema, values, "", missing);
+        assertTrue(missing.isEmpty(), () -> "declared in values.schema.json, absent from values.yaml: " + missing);
+    }
+
+    @Test
+    void podsMeetTheRestrictedPodSecurityStandard() {
+        for (Path values : List.of(DEFAULTS, GPU_S3_SASL)) {
+            JsonNode spec = the(render(t -> t.withValuesFile(values)), "FlinkDeployment").path("spec");
+            List<String> errors = new ArrayList<>();
+            for (String role : List.of("", "jobManager", "taskManager")) {
+                JsonNode template = role.isEmpty() ? spec.path("podTemplate") : spec.path(role).path("podTemplate");
+                if (!template.isMissingNode()) {
+                    errors.addAll(PodSecurity.restrictedErrors(template.path("spec"), values.getFileName() + " "
+                            + (role.isEmpty() ? "podTemplate" : role + ".podTemplate")));
+                }
+            }
+            assertTrue(errors.isEmpty(), () -> String.join("\n", errors));
+        }
+        // The check does find a pod that fails: the same chart without its container securityContext.
+        JsonNode bare = the(render(t -> t.set("containerSecurityContext", "null")), "FlinkDeployment")
+                .path("spec").path("podTemplate").path("spec");
+        List<String> errors = PodSecurity.restrictedErrors(bare, "bare");
+        assertTrue(errors.stream().anyMatch(e -> e.contains("allowPrivilegeEscalation")), errors::toString);
+        assertTrue(errors.stream().anyMatch(e -> e.contains("drop ALL")), errors::toString);
+    }
+
+    @Test
+    void jarSubmissionThroughTheRestApiIsOffUnlessAsked() {
+        JsonNode conf = the(render(t -> t), "FlinkDeployment").path("spec").path("flinkConfiguration");
+        assertEquals("false", conf.path("web.submit.enable").asText());
+        JsonNode asked = the(render(t -> t.set("flinkConfiguration.web\\.submit\\.enable", "true")),
+                "FlinkDeployment").path("spec").path("flinkConfiguration");
+        assertEquals("true", asked.path("web.submit.enable").asText());
+    }
+
+    @Test
+    void taskManagerMemoryReservesTheModelsNativeMemoryBesideAHeap() {
+        // Resolved by Flink's own memory model, as the task manager does at start (the operator turns
+        // taskManager.resource.memory into taskmanager.memory.process.size).
+        TaskExecutorProcessSpec cpu = taskManagerMemory(render(t -> t));
+        assertEquals(MemorySize.parse("1536m"), cpu.getTaskOffHeapSize());
+        assertTrue(cpu.getJvmOverheadSize().compareTo(MemorySize.parse("768m")) >= 0, cpu::toString);
+        assertTrue(cpu.getTaskHeapSize().compareTo(MemorySize.parse("1536m")) > 0, cpu::toString);
+        TaskExecutorProcessSpec gpu = taskManagerMemory(render(t -> t.withValuesFile(GPU_S3_SASL)));
+        assertEquals(MemorySize.parse("2560m"), gpu.getTaskOffHeapSize());
+        assertTrue(gpu.getTaskHeapSize().compareTo(MemorySize.parse("1536m")) > 0, gpu::toString);
     }
 
     // ---- helpers ----
 
+    /** Renders the chart with the defaults (and the required bucket), then {@code options}. */
     private static List<JsonNode> render(UnaryOperator<TemplateCommand> options) {
-        String out = options.apply(new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE)).call();
+        String out = options.apply(new Helm(CHART).template().withName(RELEASE).withNamespace(NAMESPACE)
+                .withValuesFile(DEFAULTS)).call();
         return Manifests.parseAll(out);
+    }
+
+    private static TaskExecutorProcessSpec taskManagerMemory(List<JsonNode> objects) {
+        JsonNode spec = the(objects, "FlinkDeployment").path("spec");
+        Configuration conf = new Configuration();
+        spec.path("flinkConfiguration").fields().forEachRemaining(e -> conf.setString(e.getKey(), e.getValue().asText()));
+        conf.set(TaskManagerOptions.TOTAL_PROCESS_MEMORY,
+                MemorySize.parse(spec.path("taskManager").path("resource").path("memory").asText()));
+        return TaskExecutorProcessUtils.processSpecFromConfig(conf);
+    }
+
+    /** A copy of the chart whose values.yaml is its own with {@code overrides} merged in. */
+    private Path chartWithValues(Path overrides) throws Exception {
+        Path copy = tmp.resolve("chart");
+        try (var files = Files.walk(CHART)) {
+            for (Path from : files.toList()) {
+                Path to = copy.resolve(CHART.relativize(from).toString());
+                if (Files.isDirectory(from)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(from, to);
+                }
+            }
+        }
+        ObjectNode values = (ObjectNode) Manifests.YAML.readTree(CHART.resolve("values.yaml").toFile());
+        Manifests.YAML.readerForUpdating(values).readValue(overrides.toFile());
+        Manifests.YAML.writeValue(copy.resolve("values.yaml").toFile(), values);
+        return copy;
+    }
+
+    /** Keys of closed objects in the schema that values.yaml lacks. */
+    private static void declaredButAbsent(JsonNode root, JsonNode schema, JsonNode values, String path,
+                                          List<String> missing) {
+        JsonNode resolved = schema.has("$ref")
+                ? root.at(schema.path("$ref").asText().substring(1)) : schema;
+        if (!resolved.path("additionalProperties").isBoolean()) {
+            return;
+        }
+        resolved.path("properties").fields().forEachRemaining(e -> {
+            String key = path.isEmpty() ? e.getKey() : path + "." + e.getKey();
+            if (key.equals("global") || key.endsWith("seccompProfile.localhostProfile")) {
+                return;
+            }
+            if (!values.has(e.getKey())) {
+                if (!isKubernetesPassThrough(path)) {
+                    missing.add(key);
+                }
+            } else if (values.get(e.getKey()).isObject()) {
+                declaredButAbsent(root, e.getValue(), values.get(e.getKey()), key, missing);
+            }
+        });
+    }
+
+    /** Kubernetes' own types, declared in full by the schema but set only in part by values.yaml. */
+    private static boolean isKubernetesPassThrough(String path) {
+        return path.startsWith("podSecurityContext") || path.startsWith("containerSecurityContext");
     }
 
     private static void assertValid(List<JsonNode> objects) {

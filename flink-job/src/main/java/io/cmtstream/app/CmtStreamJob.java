@@ -41,7 +41,6 @@ import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.formats.avro.AvroSerializationSchema;
 import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -116,11 +115,10 @@ public final class CmtStreamJob {
         String documentsTopic = conf.get(DOCUMENTS_TOPIC);
         String queriesTopic = conf.get(QUERIES_TOPIC);
 
-        env.configure(stateBackend(conf));
-        env.enableCheckpointing(conf.get(CHECKPOINT_INTERVAL).toMillis(), CheckpointingMode.EXACTLY_ONCE);
-        // Records here are few and expensive (a model call each), so latency settings cost no throughput.
-        env.getConfig().setAutoWatermarkInterval(conf.get(WATERMARK_INTERVAL).toMillis());
-        env.setBufferTimeout(conf.get(BUFFER_TIMEOUT).toMillis());
+        // Checkpoints, watermark interval, buffer timeout and state backend: Flink's own keys where set, else the
+        // job's options. Records here are few and expensive (a model call each), so the job's latency-minded
+        // defaults cost no throughput.
+        env.configure(FlinkSettings.resolve(env.getConfiguration(), conf));
 
         long outOfOrderness = conf.get(OUT_OF_ORDERNESS).toMillis();
         long idleTimeout = conf.get(IDLE_TIMEOUT).toMillis();
@@ -226,20 +224,15 @@ public final class CmtStreamJob {
 
     /**
      * The memory bank's state backend, as job configuration (Flink 2 has no {@code setStateBackend}): RocksDB
-     * (EmbeddedRocksDBStateBackend) with incremental checkpoints whatever the cluster's default, unless the job's
-     * own configuration names {@code state.backend.type: forst} (the disaggregated ForSt backend, see
-     * docs/UPGRADING.md). Any other backend is refused: the bank must spill to disk.
+     * (EmbeddedRocksDBStateBackend) with incremental checkpoints unless {@code state.backend.type} says
+     * {@code forst} (the disaggregated ForSt backend, see docs/UPGRADING.md), from the job's configuration or the
+     * cluster's ({@link FlinkSettings}). Any other backend is refused: the bank must spill to disk.
      */
     static Configuration stateBackend(Configuration conf) {
-        String type = conf.getOptional(StateBackendOptions.STATE_BACKEND).orElse("rocksdb").trim();
-        if (!type.equals("rocksdb") && !type.equals("forst")) {
-            throw new IllegalArgumentException("invalid value '" + type + "' for '"
-                    + StateBackendOptions.STATE_BACKEND.key() + "': the memory bank runs on 'rocksdb' (the default)"
-                    + " or 'forst'");
-        }
+        Configuration all = FlinkSettings.resolve(new Configuration(), conf);
         Configuration backend = new Configuration();
-        backend.set(StateBackendOptions.STATE_BACKEND, type);
-        backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        backend.set(StateBackendOptions.STATE_BACKEND, all.get(StateBackendOptions.STATE_BACKEND));
+        backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, all.get(CheckpointingOptions.INCREMENTAL_CHECKPOINTS));
         return backend;
     }
 

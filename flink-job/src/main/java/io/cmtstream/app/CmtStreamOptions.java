@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * Every option of the job, with its default and description. The defaults run the embedded mode; the README's
- * configuration table is checked against this class by a test.
+ * configuration table is checked against this class by a test. An option that duplicates a Flink option applies
+ * only where the Flink key is absent ({@link FlinkSettings}).
  */
 public final class CmtStreamOptions {
     private CmtStreamOptions() {}
@@ -89,13 +90,16 @@ public final class CmtStreamOptions {
             .withDescription("A quiet documents partition holds queries back at most this long.");
     public static final ConfigOption<Duration> WATERMARK_INTERVAL = ConfigOptions.key("cmt.watermark.interval")
             .durationType().defaultValue(Duration.ofMillis(5))
-            .withDescription("How often sources emit watermarks; a query waits up to this long for the next one.");
+            .withDescription("How often sources emit watermarks; a query waits up to this long for the next one. "
+                    + "Flink's pipeline.auto-watermark-interval governs where set.");
     public static final ConfigOption<Duration> BUFFER_TIMEOUT = ConfigOptions.key("cmt.network.buffer-timeout")
             .durationType().defaultValue(Duration.ZERO)
             .withDescription("Longest a record waits in a network buffer between operators. 0 sends every record "
                     + "at once: records here are few and each costs a model call, and a positive timeout runs a "
                     + "flusher thread per task whose wake-ups slow the model on a small machine (Flink's default, "
-                    + "100 ms, would also be paid at every hop of a query).");
+                    + "100 ms, would also be paid at every hop of a query). Flink's execution.buffer-timeout.interval "
+                    + "(or its old name execution.buffer-timeout) and execution.buffer-timeout.enabled govern where "
+                    + "set.");
 
     public static final ConfigOption<Delivery> DELIVERY = ConfigOptions.key("cmt.delivery.guarantee")
             .enumType(Delivery.class).defaultValue(Delivery.EXACTLY_ONCE)
@@ -105,7 +109,8 @@ public final class CmtStreamOptions {
             .stringType().defaultValue("cmt-stream").withDescription("Prefix of the sinks' Kafka transactional ids.");
     public static final ConfigOption<Duration> CHECKPOINT_INTERVAL = ConfigOptions.key("cmt.checkpoint.interval")
             .durationType().defaultValue(Duration.ofSeconds(10))
-            .withDescription("Checkpoint interval; with EXACTLY_ONCE also the answer latency floor.");
+            .withDescription("Checkpoint interval; with EXACTLY_ONCE also the answer latency floor. Flink's "
+                    + "execution.checkpointing.interval governs where set.");
     public static final ConfigOption<String> JOB_NAME = ConfigOptions.key("cmt.job.name")
             .stringType().defaultValue("cmt-stream").withDescription("Name of the Flink job.");
 

@@ -6,36 +6,59 @@ import io.cmtstream.eval.SquadDataset;
 import io.cmtstream.eval.SquadSplit;
 import io.cmtstream.model.ModelConfig;
 import org.apache.flink.configuration.RestOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
+import java.util.concurrent.Callable;
 
 /**
  * The embedded default: an in-process Kafka broker (KRaft), a Flink MiniCluster with the RocksDB backend and the
  * web UI, the bundled model, and a stream of SQuAD test articles with their questions. Ends by itself with a
- * one-line summary.
- *
- * <p>Flags: {@code --articles N} (default 2), {@code --questions-per-article N} (default 20), {@code --set NAME}
- * (split, default test), {@code --timeout-seconds N} (default 600), plus any job option as {@code --cmt.key value}.
+ * one-line summary. {@code --help} lists its flags and the job options ({@code --cmt.key value}).
  */
-public final class EmbeddedMain {
-    private EmbeddedMain() {}
+@Command(name = "EmbeddedMain", sortOptions = false,
+        description = "The embedded default: in-process Kafka, a Flink MiniCluster and the bundled model; streams "
+                + "SQuAD articles and their questions, prints answers and EM/F1, then exits.")
+public final class EmbeddedMain implements Callable<Integer> {
+    @Option(names = "--articles", paramLabel = "N", defaultValue = "2",
+            description = "Articles of the split to stream (default: ${DEFAULT-VALUE}).")
+    int articles;
+    @Option(names = "--questions-per-article", paramLabel = "N", defaultValue = "20",
+            description = "Questions asked per article (default: ${DEFAULT-VALUE}).")
+    int questionsPerArticle;
+    @Option(names = "--set", paramLabel = "NAME", defaultValue = "test",
+            description = "Split of data/squad/split.json: train, validation or test (default: ${DEFAULT-VALUE}).")
+    String set;
+    @Option(names = "--timeout-seconds", paramLabel = "N", defaultValue = "600",
+            description = "Longest wait for the answers (default: ${DEFAULT-VALUE}).")
+    int timeoutSeconds;
+    @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
+            description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
+    Path squad;
+    @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
+            description = "The by-article split (default: ${DEFAULT-VALUE}).")
+    Path split;
+    @Mixin
+    JobArgs job = new JobArgs();
 
-    public static void main(String[] args) throws Exception {
-        Flags flags = Flags.parse(args, Map.of(
-                "articles", "2", "questions-per-article", "20", "set", "test", "timeout-seconds", "600",
-                "squad", "data/squad/squad-v1.1-dev-open.json", "split", "data/squad/split.json"));
-        SquadDataset all = SquadDataset.load(Path.of(flags.get("squad")));
-        SquadSplit split = SquadSplit.load(Path.of(flags.get("split")));
-        List<String> titles = split.titles(flags.get("set"));
-        SquadDataset sample = all.select(titles.subList(0, Math.min(flags.getInt("articles"),
-                titles.size())));
+    public static void main(String[] args) {
+        // Exits the JVM either way: the MiniCluster and the broker leave threads behind.
+        System.exit(Cli.execute(new EmbeddedMain(), args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        SquadDataset all = SquadDataset.load(squad);
+        List<String> titles = SquadSplit.load(split).titles(set);
+        SquadDataset sample = all.select(titles.subList(0, Math.min(articles, titles.size())));
 
         System.out.println("cmt-stream embedded default: starting an in-process Kafka broker (KRaft) and a Flink "
                 + "MiniCluster with RocksDB...");
-        try (EmbeddedCluster cluster = EmbeddedCluster.start(flags.jobOptions(), true)) {
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(job.settings(), true)) {
             ModelConfig model = cluster.model();
             System.out.printf("Kafka at %s; model %s (%s); Flink web UI: http://localhost:%s (job %s)%n",
                     cluster.bootstrapServers(), model.name(), model.hasReader()
@@ -43,18 +66,17 @@ public final class EmbeddedMain {
                     cluster.configuration().get(RestOptions.PORT), cluster.job().getJobID());
             StreamingDemo.Result r;
             try (CmtClient client = cluster.client()) {
-                r = new StreamingDemo(client, System.out, "demo").run(sample,
-                        flags.getInt("questions-per-article"),
-                        Duration.ofSeconds(flags.getInt("timeout-seconds")));
+                r = new StreamingDemo(client, System.out, "demo").run(sample, questionsPerArticle,
+                        Duration.ofSeconds(timeoutSeconds));
             }
             printSamples(sample, r);
             System.out.printf("SUMMARY: %d/%d questions answered over %d documents from %d '%s' articles in %.1f s: "
                             + "EM %.1f F1 %.1f, gold paragraph in evidence %d/%d (top-1 %d); model %s%n",
-                    r.answered(), r.questions(), r.documents(), sample.articles().size(), flags.get("set"),
+                    r.answered(), r.questions(), r.documents(), sample.articles().size(), set,
                     r.elapsed().toMillis() / 1000.0, r.score().exactMatch(), r.score().f1(), r.goldInEvidence(),
                     r.answered(), r.goldFirst(), model.name());
         }
-        System.exit(0);
+        return 0;
     }
 
     private static void printSamples(SquadDataset sample, StreamingDemo.Result r) {

@@ -2,6 +2,7 @@ package io.cmtstream.app;
 
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import picocli.CommandLine;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -16,34 +17,30 @@ import java.util.stream.Collectors;
 
 /**
  * Reads the job's configuration: an optional properties file ({@code --config FILE}) overlaid with
- * {@code --key value} flags. Keys starting with {@code cmt.} must be known options (see {@link CmtStreamOptions})
+ * {@code --key value} flags (parsed by {@link JobArgs}). Keys starting with {@code cmt.} must be known options (see {@link CmtStreamOptions})
  * and valid, else start-up fails naming the key; other keys are Flink's own and are passed to Flink.
  */
 public final class JobConfig {
     private JobConfig() {}
 
+    /**
+     * The configuration of {@code --config FILE} and {@code --key value} arguments (see {@link JobArgs}).
+     *
+     * @throws IllegalArgumentException naming the argument, key or value at fault
+     */
     public static Configuration fromArgs(String[] args) {
-        Map<String, String> flags = new LinkedHashMap<>();
-        Path file = null;
-        for (int i = 0; i < args.length; i++) {
-            String arg = args[i];
-            if (!arg.startsWith("--") || i + 1 >= args.length) {
-                throw new IllegalArgumentException("expected '--key value' pairs, got '" + arg + "'");
-            }
-            String key = arg.substring(2);
-            String value = args[++i];
-            if (key.equals("config")) {
-                file = Path.of(value);
-            } else {
-                flags.put(key, value);
-            }
+        Command command = new Command();
+        if (!Cli.parse(command, args)) {
+            throw new IllegalArgumentException("--help is not a configuration");
         }
-        Map<String, String> all = new LinkedHashMap<>();
-        if (file != null) {
-            all.putAll(readFile(file));
-        }
-        all.putAll(flags);
-        return fromMap(all);
+        return command.job.configuration();
+    }
+
+    /** The job's options alone, as a command line. */
+    @CommandLine.Command(name = "cmt-stream-job")
+    static final class Command {
+        @CommandLine.Mixin
+        JobArgs job = new JobArgs();
     }
 
     public static Map<String, String> readFile(Path file) {

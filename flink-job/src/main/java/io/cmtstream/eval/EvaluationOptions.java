@@ -1,10 +1,15 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.app.Cli;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
 import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Command-line options of {@link ModelEvaluation}, each {@code --name value} (or {@code --name=value}).
+ * Command-line options of {@link ModelEvaluation}, each {@code --name value} (or {@code --name=value}), parsed by
+ * picocli ({@code --help} lists them).
  *
  * <p>Invariants: {@code k >= 1}, {@code limit >= 0} (0 = every question of the set); an unknown option or a
  * missing value fails parsing with the option's name. Immutable.
@@ -39,55 +44,58 @@ public record EvaluationOptions(
         }
     }
 
-    public static final String USAGE = """
-            usage: ModelEvaluation [--squad data/squad/squad-v1.1-dev-open.json] [--split data/squad/split.json]
-                                   [--set test] [--model models/cmt-bge-small-squad] [--untuned-model DIR]
-                                   [--k 5] [--limit N] [--out docs/eval] [--device auto|cpu|gpu]""";
+    /** The command line of {@link ModelEvaluation}; {@code --help} lists it. */
+    @Command(name = "ModelEvaluation", sortOptions = false,
+            description = "The model alone (no Kafka, no Flink): retrieval recall and EM/F1 of closed book, CMT, "
+                    + "oracle and BM25 on a split; writes report.md and the predictions to --out.")
+    static final class Args {
+        @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
+                description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
+        Path squad;
+        @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
+                description = "The by-article split (default: ${DEFAULT-VALUE}).")
+        Path split;
+        @Option(names = "--set", paramLabel = "NAME", defaultValue = "test",
+                description = "The split whose articles are evaluated (default: ${DEFAULT-VALUE}).")
+        String set;
+        @Option(names = "--model", paramLabel = "DIR", defaultValue = "models/cmt-bge-small-squad",
+                description = "The CMT model directory (default: ${DEFAULT-VALUE}).")
+        Path model;
+        @Option(names = "--untuned-model", paramLabel = "DIR",
+                description = "A retrieval-only model directory: the untuned backbone's keys as a baseline.")
+        Path untunedModel;
+        @Option(names = "--k", paramLabel = "K", defaultValue = "5",
+                description = "Memories CMT top-k gives the reader (default: ${DEFAULT-VALUE}).")
+        int k;
+        @Option(names = "--limit", paramLabel = "N", defaultValue = "0",
+                description = "Only this many questions, spread evenly over the set (0: all).")
+        int limit;
+        @Option(names = "--out", paramLabel = "DIR", defaultValue = "docs/eval",
+                description = "Where report.md and the predictions go (default: ${DEFAULT-VALUE}).")
+        Path out;
+        @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+                description = "auto, cpu or gpu (default: ${DEFAULT-VALUE}).")
+        String device;
 
-    /** Parses the arguments over the defaults shown in {@link #USAGE}. */
-    public static EvaluationOptions parse(String... args) {
-        Path squad = Path.of("data/squad/squad-v1.1-dev-open.json");
-        Path split = Path.of("data/squad/split.json");
-        String set = "test";
-        Path model = Path.of("models/cmt-bge-small-squad");
-        Optional<Path> untuned = Optional.empty();
-        int k = 5;
-        int limit = 0;
-        Path out = Path.of("docs/eval");
-        String device = "auto";
-        for (int i = 0; i < args.length; i++) {
-            String name = args[i];
-            String value;
-            int equals = name.indexOf('=');
-            if (equals > 0) {
-                value = name.substring(equals + 1);
-                name = name.substring(0, equals);
-            } else if (i + 1 < args.length) {
-                value = args[++i];
-            } else {
-                throw new IllegalArgumentException("option " + name + " needs a value\n" + USAGE);
-            }
-            switch (name) {
-                case "--squad" -> squad = Path.of(value);
-                case "--split" -> split = Path.of(value);
-                case "--set" -> set = value;
-                case "--model" -> model = Path.of(value);
-                case "--untuned-model" -> untuned = Optional.of(Path.of(value));
-                case "--k" -> k = parseInt(name, value);
-                case "--limit" -> limit = parseInt(name, value);
-                case "--out" -> out = Path.of(value);
-                case "--device" -> device = value;
-                default -> throw new IllegalArgumentException("unknown option " + name + "\n" + USAGE);
-            }
+        EvaluationOptions options() {
+            return new EvaluationOptions(squad, split, set, model, Optional.ofNullable(untunedModel), k, limit, out,
+                    device);
         }
-        return new EvaluationOptions(squad, split, set, model, untuned, k, limit, out, device);
     }
 
-    private static int parseInt(String name, String value) {
-        try {
-            return Integer.parseInt(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(name + " needs an integer, got '" + value + "'");
-        }
+    /**
+     * Parses the arguments over the defaults {@code --help} shows.
+     *
+     * @return empty when {@code --help} was asked (the usage is printed): nothing to run
+     * @throws IllegalArgumentException naming the option at fault
+     */
+    public static Optional<EvaluationOptions> parseOrHelp(String... args) {
+        Args a = new Args();
+        return Cli.parse(a, args) ? Optional.of(a.options()) : Optional.empty();
+    }
+
+    /** As {@link #parseOrHelp}, for arguments that do not ask for help. */
+    public static EvaluationOptions parse(String... args) {
+        return parseOrHelp(args).orElseThrow(() -> new IllegalArgumentException("--help is not an evaluation"));
     }
 }

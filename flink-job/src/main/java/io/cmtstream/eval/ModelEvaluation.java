@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -70,7 +71,11 @@ public final class ModelEvaluation {
     public static void main(String[] args) {
         EvaluationOptions options;
         try {
-            options = EvaluationOptions.parse(args);
+            Optional<EvaluationOptions> parsed = EvaluationOptions.parseOrHelp(args);
+            if (parsed.isEmpty()) {
+                return;
+            }
+            options = parsed.get();
         } catch (IllegalArgumentException e) {
             System.err.println(e.getMessage());
             System.exit(2);

@@ -1,7 +1,8 @@
 package io.cmtstream.eval;
 
 import io.cmtstream.app.EmbeddedCluster;
-import io.cmtstream.app.Flags;
+import io.cmtstream.app.Cli;
+import io.cmtstream.app.JobArgs;
 import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
@@ -12,6 +13,9 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.apache.kafka.clients.CommonClientConfigs;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -270,14 +274,52 @@ public final class StreamingEvaluation {
         return predictions;
     }
 
-    /**
-     * {@code --set test} (or {@code --articles A,B}) [{@code --limit-articles N}] [{@code --questions-per-article N}] [{@code --k 3}]
-     * [{@code --out target/eval}] [{@code --bootstrap-servers host:9092} to use a running job instead of the
-     * embedded one] [{@code --timeout-seconds 3600}], plus job options {@code --cmt.key value} for the embedded job.
-     */
+    /** The command line of {@link #main}; {@code --help} lists it. */
+    @Command(name = "StreamingEvaluation", sortOptions = false,
+            description = "The paper's streaming QA protocol on the running job: streams the articles, asks their "
+                    + "questions, scores the answers; writes report.md and plots to --out. Exits 2 when answers "
+                    + "are missing.")
+    static final class Args {
+        @Option(names = "--set", paramLabel = "NAME", defaultValue = "test",
+                description = "Split of --split whose articles are evaluated (default: ${DEFAULT-VALUE}).")
+        String set;
+        @Option(names = "--articles", paramLabel = "TITLE", split = ",",
+                description = "These articles instead of a split (comma-separated titles).")
+        List<String> articles = List.of();
+        @Option(names = "--limit-articles", paramLabel = "N", defaultValue = "0",
+                description = "Only the first N articles (0: all).")
+        int limitArticles;
+        @Option(names = "--questions-per-article", paramLabel = "N", defaultValue = "0",
+                description = "Questions asked per article (0: all).")
+        int questionsPerArticle;
+        @Option(names = "--k", paramLabel = "K", defaultValue = "3",
+                description = "Memories the reader reads per question (default: ${DEFAULT-VALUE}).")
+        int k;
+        @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/eval",
+                description = "Where report.md and the plots go (default: ${DEFAULT-VALUE}).")
+        Path out;
+        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
+                description = "Use the running job behind these brokers instead of an embedded one.")
+        String bootstrapServers;
+        @Option(names = "--timeout-seconds", paramLabel = "N", defaultValue = "3600",
+                description = "Longest wait for the answers (default: ${DEFAULT-VALUE}).")
+        int timeoutSeconds;
+        @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
+                description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
+        Path squad;
+        @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
+                description = "The by-article split (default: ${DEFAULT-VALUE}).")
+        Path split;
+        @Mixin
+        JobArgs job = new JobArgs();
+    }
+
     public static void main(String[] args) {
         try {
             System.exit(run(args, System.out));
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
         } catch (Exception e) {
             e.printStackTrace();
             System.exit(1);
@@ -285,44 +327,43 @@ public final class StreamingEvaluation {
     }
 
     static int run(String[] args, PrintStream out) throws Exception {
-        Flags flags = Flags.parse(args, Map.of("squad", "data/squad/squad-v1.1-dev-open.json",
-                "split", "data/squad/split.json", "set", "test", "articles", "", "limit-articles", "0",
-                "questions-per-article", "0", "k", "3", "out", "target/eval", "bootstrap-servers", "", "timeout-seconds", "3600"));
-        SquadDataset all = SquadDataset.load(Path.of(flags.get("squad")));
-        List<String> titles = flags.get("articles").isEmpty()
-                ? SquadSplit.load(Path.of(flags.get("split"))).titles(flags.get("set"))
-                : List.of(flags.get("articles").split(","));
-        if (flags.getInt("limit-articles") > 0) {
-            titles = titles.subList(0, Math.min(titles.size(), flags.getInt("limit-articles")));
+        Args a = new Args();
+        if (!Cli.parse(a, args)) {
+            return 0;
+        }
+        SquadDataset all = SquadDataset.load(a.squad);
+        List<String> titles = a.articles.isEmpty() ? SquadSplit.load(a.split).titles(a.set) : a.articles;
+        if (a.limitArticles > 0) {
+            titles = titles.subList(0, Math.min(titles.size(), a.limitArticles));
         }
         SquadDataset data = all.select(titles);
         String tenant = "eval-" + System.currentTimeMillis();
-        StreamingEvaluation evaluation = new StreamingEvaluation(data, flags.getInt("questions-per-article"), flags.getInt("k"), tenant, out);
-        Duration timeout = Duration.ofSeconds(flags.getInt("timeout-seconds"));
-        String what = flags.get("articles").isEmpty() ? "'" + flags.get("set") + "' split" : "chosen articles";
+        StreamingEvaluation evaluation = new StreamingEvaluation(data, a.questionsPerArticle, a.k, tenant, out);
+        Duration timeout = Duration.ofSeconds(a.timeoutSeconds);
+        String what = a.articles.isEmpty() ? "'" + a.set + "' split" : "chosen articles";
 
         Run run;
         String where;
-        if (flags.get("bootstrap-servers").isEmpty()) {
-            Map<String, String> options = new LinkedHashMap<>(flags.jobOptions());
-            options.putIfAbsent("cmt.query.default-top-k", flags.get("k"));
+        if (a.bootstrapServers == null || a.bootstrapServers.isEmpty()) {
+            Map<String, String> options = new LinkedHashMap<>(a.job.settings());
+            options.putIfAbsent("cmt.query.default-top-k", Integer.toString(a.k));
             try (EmbeddedCluster cluster = EmbeddedCluster.start(options, false); CmtClient client = cluster.client()) {
                 where = "embedded job (in-process Kafka, MiniCluster, RocksDB), model " + cluster.model().name()
                         + "@" + cluster.model().version();
                 run = evaluation.stream(client, timeout);
             }
         } else {
-            Properties props = JobConfig.kafkaProperties(JobConfig.fromMap(flags.jobOptions()));
-            props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, flags.get("bootstrap-servers"));
+            Properties props = JobConfig.kafkaProperties(a.job.configuration());
+            props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, a.bootstrapServers);
             try (CmtClient client = new CmtClient(props, "documents", "queries", "answers")) {
-                where = "running job at " + flags.get("bootstrap-servers");
+                where = "running job at " + a.bootstrapServers;
                 run = evaluation.stream(client, timeout);
             }
         }
         StreamingReport report = evaluation.score(run, "cmt-stream streaming evaluation: " + what);
         report.report().fact("job: " + where);
         report.report().fact("command: StreamingEvaluation " + String.join(" ", args));
-        Path dir = Path.of(flags.get("out"));
+        Path dir = a.out;
         report.write(dir);
         out.println(report.report().toMarkdown());
         out.println("Report written to " + dir.resolve("report.md").toAbsolutePath());

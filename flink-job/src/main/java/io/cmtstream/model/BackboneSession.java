@@ -177,7 +177,7 @@ final class BackboneSession implements AutoCloseable {
     }
 
     private static Device device(String device) {
-        if ("cpu".equals(device)) {
+        if ("cpu".equals(device) || ("auto".equals(device) && !GpuProbing.mayHaveGpu())) {
             return Device.cpu();
         }
         Engine ort = Engine.getEngine(ENGINE);

@@ -78,6 +78,10 @@ public final class DjlCmtModel implements CmtModel {
      */
     public static DjlCmtModel load(Path dir, String device) {
         ModelSpec.checkDevice(device);
+        return GpuProbing.quietUnlessGpu(device, () -> loadChecked(dir, device));
+    }
+
+    private static DjlCmtModel loadChecked(Path dir, String device) {
         long started = System.nanoTime();
         ModelConfig config = ModelConfig.read(dir);
         List<AutoCloseable> opened = new ArrayList<>();

@@ -46,7 +46,7 @@ final class TorchScripts {
 
     /** The device the heads run on: {@code auto} takes a GPU when the engine sees one. */
     static Device device(String device) {
-        if ("cpu".equals(device)) {
+        if ("cpu".equals(device) || ("auto".equals(device) && !GpuProbing.mayHaveGpu())) {
             return Device.cpu();
         }
         Engine torch;

@@ -3,6 +3,7 @@ package io.cmtstream.app;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.eval.SquadDataset;
+import io.cmtstream.eval.SquadFiles;
 import io.cmtstream.eval.SquadSplit;
 import io.cmtstream.model.ModelConfig;
 import org.apache.flink.configuration.RestOptions;
@@ -36,12 +37,8 @@ public final class EmbeddedMain implements Callable<Integer> {
     @Option(names = "--timeout-seconds", paramLabel = "N", defaultValue = "600",
             description = "Longest wait for the answers (default: ${DEFAULT-VALUE}).")
     int timeoutSeconds;
-    @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
-            description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
-    Path squad;
-    @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
-            description = "The by-article split (default: ${DEFAULT-VALUE}).")
-    Path split;
+    @Mixin
+    SquadFiles data = new SquadFiles();
     @Mixin
     JobArgs job = new JobArgs();
 
@@ -52,8 +49,8 @@ public final class EmbeddedMain implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        SquadDataset all = SquadDataset.load(squad);
-        List<String> titles = SquadSplit.load(split).titles(set);
+        SquadDataset all = SquadDataset.load(data.squad);
+        List<String> titles = SquadSplit.load(data.split).titles(set);
         SquadDataset sample = all.select(titles.subList(0, Math.min(articles, titles.size())));
 
         System.out.println("cmt-stream embedded default: starting an in-process Kafka broker (KRaft) and a Flink "

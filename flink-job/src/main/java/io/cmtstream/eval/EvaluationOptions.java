@@ -2,6 +2,7 @@ package io.cmtstream.eval;
 
 import io.cmtstream.app.Cli;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -49,12 +50,8 @@ public record EvaluationOptions(
             description = "The model alone (no Kafka, no Flink): retrieval recall and EM/F1 of closed book, CMT, "
                     + "oracle and BM25 on a split; writes report.md and the predictions to --out.")
     static final class Args {
-        @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
-                description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
-        Path squad;
-        @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
-                description = "The by-article split (default: ${DEFAULT-VALUE}).")
-        Path split;
+        @Mixin
+        SquadFiles data = new SquadFiles();
         @Option(names = "--set", paramLabel = "NAME", defaultValue = "test",
                 description = "The split whose articles are evaluated (default: ${DEFAULT-VALUE}).")
         String set;
@@ -78,7 +75,7 @@ public record EvaluationOptions(
         String device;
 
         EvaluationOptions options() {
-            return new EvaluationOptions(squad, split, set, model, Optional.ofNullable(untunedModel), k, limit, out,
+            return new EvaluationOptions(data.squad, data.split, set, model, Optional.ofNullable(untunedModel), k, limit, out,
                     device);
         }
     }

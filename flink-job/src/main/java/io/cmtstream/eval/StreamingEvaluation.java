@@ -304,12 +304,8 @@ public final class StreamingEvaluation {
         @Option(names = "--timeout-seconds", paramLabel = "N", defaultValue = "3600",
                 description = "Longest wait for the answers (default: ${DEFAULT-VALUE}).")
         int timeoutSeconds;
-        @Option(names = "--squad", paramLabel = "FILE", defaultValue = "data/squad/squad-v1.1-dev-open.json",
-                description = "SQuAD v1.1 JSON file (default: ${DEFAULT-VALUE}).")
-        Path squad;
-        @Option(names = "--split", paramLabel = "FILE", defaultValue = "data/squad/split.json",
-                description = "The by-article split (default: ${DEFAULT-VALUE}).")
-        Path split;
+        @Mixin
+        SquadFiles data = new SquadFiles();
         @Mixin
         JobArgs job = new JobArgs();
     }
@@ -331,8 +327,8 @@ public final class StreamingEvaluation {
         if (!Cli.parse(a, args)) {
             return 0;
         }
-        SquadDataset all = SquadDataset.load(a.squad);
-        List<String> titles = a.articles.isEmpty() ? SquadSplit.load(a.split).titles(a.set) : a.articles;
+        SquadDataset all = SquadDataset.load(a.data.squad);
+        List<String> titles = a.articles.isEmpty() ? SquadSplit.load(a.data.split).titles(a.set) : a.articles;
         if (a.limitArticles > 0) {
             titles = titles.subList(0, Math.min(titles.size(), a.limitArticles));
         }

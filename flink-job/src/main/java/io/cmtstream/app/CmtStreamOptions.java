@@ -68,6 +68,11 @@ public final class CmtStreamOptions {
             .intType().defaultValue(100_000).withDescription("Longer documents are dead letters.");
     public static final ConfigOption<Integer> MAX_QUESTION_CHARS = ConfigOptions.key("cmt.ingest.max-question-chars")
             .intType().defaultValue(2_000).withDescription("Longer questions are dead letters.");
+    public static final ConfigOption<Duration> MAX_FUTURE_SKEW = ConfigOptions.key("cmt.ingest.max-future-skew")
+            .durationType().defaultValue(Duration.ofMinutes(5))
+            .withDescription("Documents published or queries asked further than this ahead of the job's clock are "
+                    + "dead letters (EVENT_TIME_IN_FUTURE): one would lift the watermark for every tenant, the other "
+                    + "wait in the bank until its time.");
 
     public static final ConfigOption<Duration> OUT_OF_ORDERNESS = ConfigOptions.key("cmt.watermark.out-of-orderness")
             .durationType().defaultValue(Duration.ofMillis(200))

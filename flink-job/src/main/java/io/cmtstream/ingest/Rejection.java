@@ -13,7 +13,11 @@ public enum Rejection {
     TEXT_TOO_LONG,
     INVALID_UTF8,
     BAD_TOP_K,
-    BAD_RESTRICTION;
+    BAD_RESTRICTION,
+    /** publishedAt or askedAt further ahead of the job's clock than {@code cmt.ingest.max-future-skew}. */
+    EVENT_TIME_IN_FUTURE,
+    /** A check threw instead of deciding (a bug): the record is kept here rather than failing the source. */
+    VALIDATION_ERROR;
 
     /** Formats the reason carried by a DeadLetter: {@code CODE: detail}. */
     public String reason(String detail) {

@@ -17,8 +17,11 @@ import io.cmtstream.ingest.IngestDeserializer;
 import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.QueriesHoldNoTime;
+import io.cmtstream.ingest.QueryAdmission;
+import io.cmtstream.ingest.QueryIdGuard;
 import io.cmtstream.ingest.QueryValidator;
 import io.cmtstream.ingest.SplitDeadLetters;
+import io.cmtstream.ingest.TenantBacklog;
 import io.cmtstream.memory.MemoryShardFunction;
 import io.cmtstream.memory.QueryFanOut;
 import io.cmtstream.memory.ShardAssigner;
@@ -61,7 +64,7 @@ import static io.cmtstream.app.CmtStreamOptions.*;
  * <pre>
  * documents -> validate (-> dead letters) -> compress -> keyBy(tenant, shard) --\
  *                                                                               MemoryShardFunction (RocksDB)
- * queries -> validate (-> dead letters) -> encode -> fan out to shards ----------/        |
+ * queries -> validate, admit (-> dead letters) -> encode -> fan out to shards --/        |
  *                  \-> keyBy(query) ------------------------------------- merge top-k <--/
  *                                                                            -> aggregate + read -> answers
  * </pre>
@@ -127,20 +130,12 @@ public final class CmtStreamJob {
                 .process(new SplitDeadLetters<Document>()).returns(Document.class)
                 .uid("documents-validate").name("validate documents");
 
-        SingleOutputStreamOperator<Query> queries = env
+        TypeInformation<Ingested<Query>> ingestedQuery = TypeInformation.of(new TypeHint<Ingested<Query>>() {});
+        DataStream<Ingested<Query>> queriesIn = env
                 .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(Query.class,
-                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(),
-                        TypeInformation.of(new TypeHint<Ingested<Query>>() {}))), queryTime, "queries")
-                .uid("queries-source")
-                .process(new SplitDeadLetters<Query>()).returns(Query.class)
-                .uid("queries-validate").name("validate queries");
-
-        documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
-                .union(queries.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
-                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
-                        d -> (d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset()).getBytes(StandardCharsets.UTF_8),
-                        "dead-letters"))
-                .uid("dead-letters-sink").name("dead letters");
+                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
+                        queryTime, "queries")
+                .uid("queries-source");
 
         // Not chained to the source: a chained async operator whose queue is full blocks the source in the middle
         // of emitting a document while the source's periodic watermark still runs, and that watermark (which may
@@ -150,6 +145,33 @@ public final class CmtStreamJob {
                 .orderedWait(documents, new CompressDocuments(model), modelTimeout, TimeUnit.MILLISECONDS, inFlight)
                 .uid("compress").name("compress documents").startNewChain();
         DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
+
+        // Admission, once per query and before it is encoded and fanned out (so no query is half-answered and two
+        // queries with one id never meet): a tenant's queries waiting for the document watermark are capped, then
+        // duplicate ids are refused. Both need the memory bank's time: the memories stream, filtered to nothing,
+        // carries its watermark. Past them the queries hold no time again, as from their source, so a shard's
+        // watermark stays the documents' alone and is not queued behind questions waiting for the model.
+        DataStream<CompressedDocument> bankTime = memories.filter(d -> false)
+                .uid("bank-time").name("document watermark");
+        SingleOutputStreamOperator<Query> queries = queriesIn
+                .keyBy(QueryAdmission::tenantKey, Types.STRING)
+                .connect(bankTime.keyBy(d -> d.tenant, Types.STRING))
+                .process(new TenantBacklog<CompressedDocument>(conf.get(MAX_PENDING))).returns(ingestedQuery)
+                .uid("queries-backlog").name("cap pending queries per tenant")
+                .keyBy(QueryAdmission::queryKey, Types.STRING)
+                .process(new QueryIdGuard(conf.get(ID_RETENTION).toMillis())).returns(ingestedQuery)
+                .uid("query-ids").name("refuse duplicate query ids")
+                .assignTimestampsAndWatermarks(queryTime)
+                .uid("queries-time").name("queries hold no time")
+                .process(new SplitDeadLetters<Query>()).returns(Query.class)
+                .uid("queries-validate").name("admit queries");
+
+        documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
+                .union(queries.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
+                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
+                        d -> (d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset()).getBytes(StandardCharsets.UTF_8),
+                        "dead-letters"))
+                .uid("dead-letters-sink").name("dead letters");
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
                 .orderedWait(queries, new EncodeQueries(model, defaultTopK(conf)), modelTimeout,

@@ -44,7 +44,7 @@ public final class IngestDeserializer<T extends SpecificRecord> implements Kafka
         }
         try {
             T decoded = validator.validate(decoder.decode(value));
-            return Ingested.valid(decoded, eventTime.applyAsLong(decoded));
+            return Ingested.valid(decoded, eventTime.applyAsLong(decoded)).from(topic, partition, offset, key, value);
         } catch (InvalidRecordException e) {
             return rejected(topic, partition, offset, key, value, e.getMessage());
         } catch (RuntimeException e) {

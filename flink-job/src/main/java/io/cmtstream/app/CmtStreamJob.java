@@ -190,7 +190,7 @@ public final class CmtStreamJob {
         DataStream<RetrievedContext> contexts = encoded
                 .keyBy(q -> MergeShardHits.key(q.tenant, q.queryId), Types.STRING)
                 .connect(shardHits.keyBy(h -> MergeShardHits.key(h.tenant, h.queryId), Types.STRING))
-                .process(new MergeShardHits(shards))
+                .process(new MergeShardHits(shards, conf.get(ID_RETENTION).toMillis()))
                 .uid("merge-top-k").name("merge top-k");
 
         AsyncDataStream

@@ -95,6 +95,73 @@ public class MemoryShardFunctionTest {
         }
     }
 
+    private static CompressedDocument publishedAt(String docId, long publishedAt, float... key) {
+        CompressedDocument d = document("acme", docId, key);
+        d.memory.publishedAt = publishedAt;
+        d.publishedAt = publishedAt;
+        return d;
+    }
+
+    /** A query whose topK exceeds the bank, so its evidence is every candidate. */
+    private static ShardQuery wide(String tenant, String id, int shard, long askedAt) {
+        ShardQuery q = query(tenant, id, shard, askedAt);
+        q.topK = 10;
+        return q;
+    }
+
+    private static List<String> evidence(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ShardHits> h) {
+        List<ShardHits> out = h.extractOutputValues();
+        h.getOutput().clear();
+        assertEquals(1, out.size());
+        return java.util.Arrays.stream(out.get(0).hits).map(hit -> hit.docId).sorted().toList();
+    }
+
+    @Test
+    void aLateProcessedQueryIsMatchedAsOfItsAskedAtNotAsOfWhenItRuns() throws Exception {
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(publishedAt("before", 100, 1, 0), 100L));
+            h.processElement1(new StreamRecord<>(publishedAt("after", 300, 1, 0), 300L));
+            documentWatermark(h, 1_000);
+            // Asked at 200 but processed after the watermark passed 300 (a replay, or a late query): the memory
+            // published at 300 is not a candidate, whether the query is matched on arrival...
+            h.processElement2(new StreamRecord<>(wide("acme", "late", 0, 200), 200L));
+            assertEquals(List.of("before"), evidence(h));
+            // ...or by its timer, among other queries released together.
+            h.processElement2(new StreamRecord<>(wide("acme", "pending", 0, 2_000), 2_000L));
+            h.processElement2(new StreamRecord<>(wide("acme", "pending", 0, 2_000), 2_000L));
+            h.processElement1(new StreamRecord<>(publishedAt("later", 2_001, 1, 0), 2_001L));
+            documentWatermark(h, 2_000);
+            List<ShardHits> out = h.extractOutputValues();
+            h.getOutput().clear();
+            assertEquals(2, out.size());
+            for (ShardHits hits : out) {
+                assertEquals(List.of("after", "before"),
+                        java.util.Arrays.stream(hits.hits).map(hit -> hit.docId).sorted().toList());
+            }
+            // A query restricted to named documents is held to its askedAt the same way.
+            ShardQuery restricted = wide("acme", "scoped", 0, 200);
+            restricted.restrictTo = new String[] {"before", "after"};
+            h.processElement2(new StreamRecord<>(restricted, 200L));
+            assertEquals(List.of("before"), evidence(h));
+        }
+    }
+
+    @Test
+    void withAsOfAskedAtOffALateQuerySeesEverythingAlreadyApplied() throws Exception {
+        try (var h = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new MemoryShardFunction(false)),
+                (CompressedDocument d) -> ONE_SHARD.keyOfDocument(d.tenant, d.docId),
+                (ShardQuery q) -> ONE_SHARD.key(q.tenant, q.shard), Types.STRING)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(publishedAt("before", 100, 1, 0), 100L));
+            h.processElement1(new StreamRecord<>(publishedAt("after", 300, 1, 0), 300L));
+            documentWatermark(h, 1_000);
+            h.processElement2(new StreamRecord<>(wide("acme", "late", 0, 200), 200L));
+            assertEquals(List.of("after", "before"), evidence(h));
+        }
+    }
+
     @Test
     void twoPendingQueriesWithTheSameIdAreBothAnswered() throws Exception {
         // Duplicates are refused before fan-out (ingest/QueryIdGuard); the shard must still never drop one.

@@ -184,7 +184,7 @@ public final class CmtStreamJob {
         DataStream<ShardHits> shardHits = memories
                 .keyBy(d -> shardAssigner.keyOfDocument(d.tenant, d.docId), Types.STRING)
                 .connect(shardQueries.keyBy(q -> shardAssigner.key(q.tenant, q.shard), Types.STRING))
-                .process(new MemoryShardFunction())
+                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT)))
                 .uid("memory-bank").name("memory bank (local top-k)");
 
         DataStream<RetrievedContext> contexts = encoded

@@ -74,6 +74,11 @@ public final class CmtStreamOptions {
             .withDescription("A query id is remembered while its query is pending and this long after (in document "
                     + "watermark time); a query reusing it meanwhile is a dead letter (DUPLICATE_QUERY_ID). Also how "
                     + "long an incomplete query's merge state is kept.");
+    public static final ConfigOption<Boolean> AS_OF_ASKED_AT = ConfigOptions.key("cmt.query.as-of-asked-at")
+            .booleanType().defaultValue(true)
+            .withDescription("Match a query only among memories published at or before its askedAt, so a replayed "
+                    + "or late-processed query gets the same answer (a document upserted or deleted after askedAt "
+                    + "is not seen: the bank keeps only its latest version).");
     public static final ConfigOption<Integer> MAX_DOCUMENT_CHARS = ConfigOptions.key("cmt.ingest.max-document-chars")
             .intType().defaultValue(100_000).withDescription("Longer documents are dead letters.");
     public static final ConfigOption<Integer> MAX_QUESTION_CHARS = ConfigOptions.key("cmt.ingest.max-question-chars")

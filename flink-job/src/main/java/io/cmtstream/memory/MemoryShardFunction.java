@@ -20,7 +20,10 @@ import java.util.Map;
 /**
  * The memory bank's Flink operator, keyed by (tenant, shard): documents and queries of a shard meet here in one
  * ordered place. Memories live in MapState (RocksDB); a query is matched once the document watermark has passed
- * its askedAt, so it sees every document published before it was asked.
+ * its askedAt, so it sees every document published before it was asked, and (by default) only those: a memory
+ * published after askedAt is skipped however early it arrived, so a replayed or late-processed query gets the same
+ * answer. The bank keeps only a document's latest version, so a document upserted after askedAt is not seen at all,
+ * and one deleted after askedAt is not seen either.
  */
 public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits> {
     static final MapStateDescriptor<String, Memory> MEMORIES =
@@ -31,6 +34,7 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     static final MapStateDescriptor<Long, Integer> PENDING_COUNTS =
             new MapStateDescriptor<>("pending-counts", Types.LONG, Types.INT);
 
+    private final boolean asOfAskedAt;
     private transient MapState<String, Memory> memories;
     private transient PendingQueries pending;
     /** Key matrices of the shards this subtask owns; a cache of state, rebuilt lazily after a restore. */
@@ -41,6 +45,23 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     private transient Counter queriesMatched;
     private transient Histogram matchMicros;
     private transient int lastMemoryBytes;
+
+    /** Matching as of askedAt (the default of {@code cmt.query.as-of-asked-at}). */
+    public MemoryShardFunction() {
+        this(true);
+    }
+
+    /**
+     * @param asOfAskedAt whether a query is matched only among memories published at or before its askedAt, so
+     *                    its answer does not depend on how late it was processed
+     */
+    public MemoryShardFunction(boolean asOfAskedAt) {
+        this.asOfAskedAt = asOfAskedAt;
+    }
+
+    private long asOf(ShardQuery query) {
+        return asOfAskedAt ? query.askedAt : SelfMatcher.ANY_TIME;
+    }
 
     @Override
     public void open(OpenContext openContext) {
@@ -115,11 +136,13 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         long started = System.nanoTime();
         MatchKey[] keys = new MatchKey[open.size()];
         int[] ks = new int[open.size()];
+        long[] asOf = new long[open.size()];
         for (int i = 0; i < keys.length; i++) {
             keys[i] = open.get(i).matchKey();
             ks[i] = open.get(i).topK;
+            asOf[i] = asOf(open.get(i));
         }
-        List<List<MemoryHit>> hits = bank.topK(keys, ks);
+        List<List<MemoryHit>> hits = bank.topK(keys, ks, asOf);
         long perQuery = (System.nanoTime() - started) / open.size();
         for (int i = 0; i < keys.length; i++) {
             out.collect(result(bank, open.get(i), hits.get(i), perQuery));
@@ -133,8 +156,8 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     private ShardHits match(MemoryBank bank, ShardQuery query) throws Exception {
         long started = System.nanoTime();
         List<MemoryHit> hits = query.restrictTo == null
-                ? bank.topK(query.matchKey(), query.topK)
-                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK);
+                ? bank.topK(query.matchKey(), query.topK, asOf(query))
+                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK, asOf(query));
         return result(bank, query, hits, System.nanoTime() - started);
     }
 

@@ -15,7 +15,7 @@ import org.apache.flink.util.Collector;
  * after (in document watermark time, see {@link QueryAdmission#forgetAt}); then the id is forgotten and may be
  * used again. Decided before fan-out, so a duplicate never reaches a shard or the merge.
  *
- * <p>The document watermark comes through {@link TenantBacklog}, upstream. State: one timestamp per remembered id,
+ * <p>The document watermark (before the compressor) comes through {@link TenantBacklog}, upstream. State: one timestamp per remembered id,
  * cleared by its own event-time timer.
  */
 public class QueryIdGuard extends KeyedProcessFunction<String, Ingested<Query>, Ingested<Query>> {

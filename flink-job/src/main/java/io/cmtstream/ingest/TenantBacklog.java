@@ -14,11 +14,12 @@ import org.apache.flink.util.Collector;
 /**
  * Keyed by tenant: caps the tenant's queries that wait for the document watermark at {@code maxPending}; one more
  * becomes a dead letter {@link Rejection#OVERLOADED}. Every query of a tenant goes to every shard of the tenant,
- * so this is also the cap on each of its shards' pending queries, decided before fan-out (see docs/RELIABILITY.md
- * for the small margin the watermark's transit gives).
+ * so this is also the cap on each of its shards' pending queries, decided before fan-out. The watermark here is
+ * the documents' before the compressor, which leads the shards' by the documents being compressed: a shard may hold
+ * more than the cap by the queries asked within those documents' publication times (docs/RELIABILITY.md).
  *
- * <p>Input 1: the queries (dead letters pass through). Input 2 carries only the document watermark (the memories
- * stream filtered to nothing); its records, if any, are ignored. State: the number pending and, per askedAt, how
+ * <p>Input 1: the queries (dead letters pass through). Input 2 carries only the document watermark (the validated
+ * documents filtered to nothing); its records, if any, are ignored. State: the number pending and, per askedAt, how
  * many; one event-time timer per distinct askedAt releases them, so a timer's work is what it releases.
  */
 public class TenantBacklog<W> extends KeyedCoProcessFunction<String, Ingested<Query>, W, Ingested<Query>> {

@@ -32,6 +32,16 @@ class DocumentWatermarksTest {
     }
 
     @Test
+    void documentDatedNearTheStartOfTimeDoesNotWrapTheWatermarkToTheFarFuture() {
+        watermarks.onEvent("d", Long.MIN_VALUE + 1, output);
+        watermarks.onPeriodicEmit(output);
+        assertTrue(emitted.stream().allMatch(w -> w < 0), "watermarks " + emitted);
+        watermarks.onEvent("d", 5_000, output);
+        watermarks.onPeriodicEmit(output);
+        assertEquals(4_799L, emitted.get(emitted.size() - 1));
+    }
+
+    @Test
     void quietPartitionAdvancesWithTheWallClockSoQueriesAreNotHeldForever() {
         watermarks.onEvent("d", 5_000, output);
         watermarks.onPeriodicEmit(output);

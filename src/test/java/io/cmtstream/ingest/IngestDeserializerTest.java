@@ -56,6 +56,90 @@ class IngestDeserializerTest {
         assertEquals(1234, in.eventTime);
     }
 
+    private static final long NOW = Instant.parse("2026-12-01T06:00:00Z").toEpochMilli();
+    private static final long SKEW = 5 * 60_000L;
+    private final IngestDeserializer<Document> clockedDocuments = new IngestDeserializer<>(Document.class,
+            new DocumentValidator(new IngestLimits(1000, 100, 10, SKEW), () -> NOW),
+            d -> d.getPublishedAt().toEpochMilli(), TypeInformation.of(new TypeHint<Ingested<Document>>() {}));
+    private final IngestDeserializer<Query> clockedQueries = new IngestDeserializer<>(Query.class,
+            new QueryValidator(new IngestLimits(1000, 100, 10, SKEW), () -> NOW),
+            q -> q.getAskedAt().toEpochMilli(), TypeInformation.of(new TypeHint<Ingested<Query>>() {}));
+
+    private Ingested<Document> publishedAt(long millis) {
+        return clockedDocuments.ingest("documents", 0, 1, null,
+                AvroBytes.encode(doc().setPublishedAt(Instant.ofEpochMilli(millis)).build()));
+    }
+
+    private Ingested<Query> askedAt(long millis) {
+        return clockedQueries.ingest("queries", 0, 1, null,
+                AvroBytes.encode(query().setAskedAt(Instant.ofEpochMilli(millis)).build()));
+    }
+
+    @Test
+    void eventTimesBeyondTheAllowedSkewAreDeadLettersInTheFuture() {
+        assertTrue(publishedAt(NOW + SKEW).isValid());
+        assertTrue(askedAt(NOW + SKEW).isValid());
+        assertEquals(NOW + SKEW, askedAt(NOW + SKEW).eventTime);
+        for (long late : new long[] {NOW + SKEW + 1, NOW + 365L * 86_400_000L}) {
+            Ingested<Document> d = publishedAt(late);
+            assertFalse(d.isValid());
+            assertTrue(d.deadLetter.getReason().startsWith("EVENT_TIME_IN_FUTURE: publishedAt"),
+                    d.deadLetter.getReason());
+            assertEquals(Long.MIN_VALUE, d.eventTime, "a refused document must not move the watermark");
+            Ingested<Query> q = askedAt(late);
+            assertFalse(q.isValid());
+            assertTrue(q.deadLetter.getReason().startsWith("EVENT_TIME_IN_FUTURE: askedAt"), q.deadLetter.getReason());
+        }
+    }
+
+    @Test
+    void hostileEventTimesBecomeOneOutcomeAndNeverThrow() {
+        // Long.MAX_VALUE is Flink's end of time; the past, however far, is a legal publication date.
+        for (long t : new long[] {Long.MIN_VALUE, Long.MIN_VALUE + 1, -1, 0, Long.MAX_VALUE - 1, Long.MAX_VALUE}) {
+            Ingested<Document> d = publishedAt(t);
+            Ingested<Query> q = askedAt(t);
+            assertEquals(t < NOW, d.isValid(), "publishedAt " + t);
+            assertEquals(t < NOW, q.isValid(), "askedAt " + t);
+            if (t < NOW) {
+                assertEquals(t, d.eventTime);
+                assertEquals(t, q.eventTime);
+            } else {
+                assertTrue(d.deadLetter.getReason().startsWith("EVENT_TIME_IN_FUTURE"), d.deadLetter.getReason());
+                assertTrue(q.deadLetter.getReason().startsWith("EVENT_TIME_IN_FUTURE"), q.deadLetter.getReason());
+            }
+        }
+    }
+
+    @Test
+    void hugeSkewSaturatesInsteadOfOverflowing() {
+        IngestDeserializer<Query> lenient = new IngestDeserializer<>(Query.class,
+                new QueryValidator(new IngestLimits(1000, 100, 10, Long.MAX_VALUE), () -> NOW),
+                q -> q.getAskedAt().toEpochMilli(), TypeInformation.of(new TypeHint<Ingested<Query>>() {}));
+        assertTrue(lenient.ingest("queries", 0, 1, null, AvroBytes.encode(
+                query().setAskedAt(Instant.ofEpochMilli(Long.MAX_VALUE - 1)).build())).isValid());
+        assertFalse(lenient.ingest("queries", 0, 1, null, AvroBytes.encode(
+                query().setAskedAt(Instant.ofEpochMilli(Long.MAX_VALUE)).build())).isValid());
+    }
+
+    @Test
+    void aCheckOrEventTimeThatThrowsBecomesADeadLetterNotAFailedSource() {
+        IngestDeserializer<Query> throwingCheck = new IngestDeserializer<>(Query.class,
+                q -> { throw new IllegalStateException("bug in a check"); },
+                q -> q.getAskedAt().toEpochMilli(), TypeInformation.of(new TypeHint<Ingested<Query>>() {}));
+        byte[] bytes = AvroBytes.encode(query().build());
+        Ingested<Query> in = throwingCheck.ingest("queries", 1, 5, null, bytes);
+        assertFalse(in.isValid());
+        assertEquals("VALIDATION_ERROR: IllegalStateException: bug in a check", in.deadLetter.getReason());
+        assertEquals(5, in.deadLetter.getOffset());
+        assertArrayEquals(bytes, in.deadLetter.getPayload().array());
+
+        IngestDeserializer<Query> throwingTime = new IngestDeserializer<>(Query.class, q -> q,
+                q -> { throw new ArithmeticException("long overflow"); },
+                TypeInformation.of(new TypeHint<Ingested<Query>>() {}));
+        assertEquals("VALIDATION_ERROR: ArithmeticException: long overflow",
+                throwingTime.ingest("queries", 0, 0, null, bytes).deadLetter.getReason());
+    }
+
     @Test
     void garbageBytesBecomeADeadLetterWithTheirOriginAndRawBytes() {
         byte[] garbage = "not avro at all".getBytes(StandardCharsets.UTF_8);

@@ -140,4 +140,30 @@ class MemoryBankTest {
         assertTrue(store.map.isEmpty());
         assertEquals(0, bank.size());
     }
+
+    @Test
+    void matchingAsOfATimeSkipsMemoriesPublishedLaterAndTheMatrixKeepsTimesAcrossRemovals() throws Exception {
+        Memory early = memory("early", 0.6f, 0.8f);
+        early.publishedAt = 100;
+        Memory late = memory("late", 1, 0);
+        late.publishedAt = 300;
+        Memory gone = memory("gone", 0, 1);
+        gone.publishedAt = 50;
+        bank.upsert(gone);
+        bank.upsert(early);
+        bank.upsert(late);
+        // Removing the first row moves the last ("late") into its place, with its time.
+        bank.delete("gone");
+        MatchKey q = MatchKey.dense(new float[] {1, 0});
+        assertEquals(List.of("early"), bank.topK(q, 2, 200).stream().map(h -> h.docId).toList());
+        assertEquals(List.of("late", "early"), bank.topK(q, 2, 300).stream().map(h -> h.docId).toList());
+        assertEquals(List.of("late", "early"), bank.topK(q, 2).stream().map(h -> h.docId).toList());
+        assertEquals(List.of("early"), bank.topK(new MatchKey[] {q}, new int[] {2}, new long[] {299}).get(0)
+                .stream().map(h -> h.docId).toList());
+        assertEquals(List.of("early"), bank.topKAmong(q, List.of("late", "early"), 2, 200).stream()
+                .map(h -> h.docId).toList());
+        // After a restore the matrix is rebuilt from state, times included.
+        MemoryBank restored = new MemoryBank(store, MemoryBank.rebuildKeys(store));
+        assertEquals(List.of("early"), restored.topK(q, 2, 200).stream().map(h -> h.docId).toList());
+    }
 }

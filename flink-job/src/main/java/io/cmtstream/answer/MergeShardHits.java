@@ -1,6 +1,7 @@
 package io.cmtstream.answer;
 
 import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.ingest.QueryAdmission;
 import io.cmtstream.memory.MemoryHit;
 import io.cmtstream.memory.ShardHits;
 import io.cmtstream.memory.TopKMerger;
@@ -10,23 +11,42 @@ import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Keyed by query: waits for the query itself and for the local top-k of every shard of its tenant, then merges
- * them into the global top-k (the first half of top-aggregation). State is cleared once the query is emitted.
+ * them into the global top-k (the first half of top-aggregation). State is cleared once the query is emitted, or,
+ * for a query that never completes (a shard's result lost to a bug or a changed shard count), once the document
+ * watermark is {@code retention} past its askedAt: such a query is counted ({@code queriesAbandoned}) and logged.
+ * Query ids are unique per tenant while pending and for the same retention (ingest/QueryIdGuard), so two queries
+ * never meet here.
  */
 public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery, ShardHits, RetrievedContext> {
+    private static final Logger LOG = LoggerFactory.getLogger(MergeShardHits.class);
+
     private final int shards;
+    private final long retentionMillis;
     private transient ValueState<EncodedQuery> query;
     private transient ListState<ShardHits> received;
+    private transient ValueState<Long> expiresAt;
+    private transient Counter abandoned;
 
     public MergeShardHits(int shards) {
+        this(shards, QueryAdmission.DEFAULT_ID_RETENTION_MILLIS);
+    }
+
+    /** @param retentionMillis how long past askedAt (watermark time) an incomplete query is kept */
+    public MergeShardHits(int shards, long retentionMillis) {
         this.shards = shards;
+        this.retentionMillis = retentionMillis;
     }
 
     @Override
@@ -35,21 +55,55 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
                 new ValueStateDescriptor<>("query", TypeInformation.of(EncodedQuery.class)));
         received = getRuntimeContext().getListState(
                 new ListStateDescriptor<>("shard-hits", TypeInformation.of(ShardHits.class)));
+        expiresAt = getRuntimeContext().getState(new ValueStateDescriptor<>("expires-at", Types.LONG));
+        abandoned = getRuntimeContext().getMetricGroup().counter("queriesAbandoned");
     }
 
     @Override
     public void processElement1(EncodedQuery q, Context ctx, Collector<RetrievedContext> out) throws Exception {
         query.update(q);
-        emitIfComplete(out);
+        expireAfter(q.askedAt, ctx);
+        emitIfComplete(ctx, out);
     }
 
     @Override
     public void processElement2(ShardHits hits, Context ctx, Collector<RetrievedContext> out) throws Exception {
         received.add(hits);
-        emitIfComplete(out);
+        expireAfter(hits.askedAt, ctx);
+        emitIfComplete(ctx, out);
     }
 
-    private void emitIfComplete(Collector<RetrievedContext> out) throws Exception {
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<RetrievedContext> out) throws Exception {
+        int shardsIn = 0;
+        for (ShardHits ignored : received.get()) {
+            shardsIn++;
+        }
+        if (shardsIn == 0 && query.value() == null) {
+            expiresAt.clear();
+            return;
+        }
+        abandoned.inc();
+        LOG.warn("query {} abandoned: {} of {} shard results and {} query after the watermark passed {}",
+                ctx.getCurrentKey(), shardsIn, shards, query.value() == null ? "no" : "the", timestamp);
+        clear();
+    }
+
+    private void expireAfter(long askedAt, Context ctx) throws Exception {
+        if (expiresAt.value() == null) {
+            long at = QueryAdmission.forgetAt(askedAt, ctx.timerService().currentWatermark(), retentionMillis);
+            expiresAt.update(at);
+            ctx.timerService().registerEventTimeTimer(at);
+        }
+    }
+
+    private void clear() {
+        query.clear();
+        received.clear();
+        expiresAt.clear();
+    }
+
+    private void emitIfComplete(Context ctx, Collector<RetrievedContext> out) throws Exception {
         EncodedQuery q = query.value();
         if (q == null) {
             return;
@@ -71,8 +125,11 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         context.searched = searched;
         context.matchMillis = slowest / 1_000_000;
         out.collect(context);
-        query.clear();
-        received.clear();
+        Long at = expiresAt.value();
+        if (at != null) {
+            ctx.timerService().deleteEventTimeTimer(at);
+        }
+        clear();
     }
 
     /** Both inputs are keyed by this, so a query and its shard results meet. */

@@ -18,8 +18,11 @@ import io.cmtstream.ingest.IngestDeserializer;
 import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.QueriesHoldNoTime;
+import io.cmtstream.ingest.QueryAdmission;
+import io.cmtstream.ingest.QueryIdGuard;
 import io.cmtstream.ingest.QueryValidator;
 import io.cmtstream.ingest.SplitDeadLetters;
+import io.cmtstream.ingest.TenantBacklog;
 import io.cmtstream.memory.MemoryShardFunction;
 import io.cmtstream.memory.QueryFanOut;
 import io.cmtstream.memory.ShardAssigner;
@@ -63,7 +66,7 @@ import static io.cmtstream.app.CmtStreamOptions.*;
  * <pre>
  * documents -> validate (-> dead letters) -> compress -> keyBy(tenant, shard) --\
  *                                                                               MemoryShardFunction (RocksDB)
- * queries -> validate (-> dead letters) -> encode -> fan out to shards ----------/        |
+ * queries -> validate, admit (-> dead letters) -> encode -> fan out to shards --/        |
  *                  \-> keyBy(query) ------------------------------------- merge top-k <--/
  *                                                                            -> aggregate + read -> answers
  * </pre>
@@ -105,7 +108,7 @@ public final class CmtStreamJob {
         ModelSpec model = new ModelSpec(conf.get(MODEL_DIR), conf.get(MODEL_BATCH_SIZE),
                 conf.get(MODEL_BATCH_DELAY).toMillis(), conf.get(MODEL_DEVICE));
         IngestLimits limits = new IngestLimits(conf.get(MAX_DOCUMENT_CHARS), conf.get(MAX_QUESTION_CHARS),
-                conf.get(MAX_TOP_K));
+                conf.get(MAX_TOP_K), conf.get(MAX_FUTURE_SKEW).toMillis());
         int shards = conf.get(SHARDS);
         ShardAssigner shardAssigner = new ShardAssigner(shards);
         ModelCallGuard.Settings faults = modelFaults(conf);
@@ -137,13 +140,12 @@ public final class CmtStreamJob {
                 .process(new SplitDeadLetters<Document>()).returns(Document.class)
                 .uid("documents-validate").name("validate documents");
 
-        SingleOutputStreamOperator<Query> queries = env
+        TypeInformation<Ingested<Query>> ingestedQuery = TypeInformation.of(new TypeHint<Ingested<Query>>() {});
+        DataStream<Ingested<Query>> queriesIn = env
                 .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(Query.class,
-                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(),
-                        TypeInformation.of(new TypeHint<Ingested<Query>>() {}))), queryTime, "queries")
-                .uid("queries-source")
-                .process(new SplitDeadLetters<Query>()).returns(Query.class)
-                .uid("queries-validate").name("validate queries");
+                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
+                        queryTime, "queries")
+                .uid("queries-source");
 
         // Not chained to the source: a chained async operator whose queue is full blocks the source in the middle
         // of emitting a document while the source's periodic watermark still runs, and that watermark (which may
@@ -157,6 +159,29 @@ public final class CmtStreamJob {
                 .process(new SplitDeadLetters<CompressedDocument>()).returns(CompressedDocument.class)
                 .uid("compress-model-errors").name("model errors of documents");
         DataStream<CompressedDocument> memories = preloaded == null ? compressed : compressed.union(preloaded);
+
+        // Admission, once per query and before it is encoded and fanned out (so no query is half-answered and two
+        // queries with one id never meet): a tenant's queries waiting for the document watermark are capped, then
+        // duplicate ids are refused. Both need the document watermark: the validated documents, filtered to
+        // nothing, carry it. Taken before the compressor, not after: connected after it, every checkpoint barrier
+        // of the query path waited for the compressor's backlog, so the memory bank blocked its documents input
+        // for the whole query path at each checkpoint (the burst of ConsistencyITCase compressed 187 documents in
+        // the 90 s where the parent commit compressed 241 in 51 s). Past the admission steps the queries hold no
+        // time again, as from their source, so a shard's watermark stays the memories' alone.
+        DataStream<Document> documentClock = documents.filter(d -> false)
+                .uid("document-time").name("document watermark");
+        SingleOutputStreamOperator<Query> queries = queriesIn
+                .keyBy(QueryAdmission::tenantKey, Types.STRING)
+                .connect(documentClock.keyBy(Document::getTenant, Types.STRING))
+                .process(new TenantBacklog<Document>(conf.get(MAX_PENDING))).returns(ingestedQuery)
+                .uid("queries-backlog").name("cap pending queries per tenant")
+                .keyBy(QueryAdmission::queryKey, Types.STRING)
+                .process(new QueryIdGuard(conf.get(ID_RETENTION).toMillis())).returns(ingestedQuery)
+                .uid("query-ids").name("refuse duplicate query ids")
+                .assignTimestampsAndWatermarks(queryTime)
+                .uid("queries-time").name("queries hold no time")
+                .process(new SplitDeadLetters<Query>()).returns(Query.class)
+                .uid("queries-validate").name("admit queries");
 
         SingleOutputStreamOperator<EncodedQuery> encoded = AsyncDataStream
                 .orderedWait(queries, new EncodeQueries(model, faults, queriesTopic, defaultTopK(conf)), modelTimeout,
@@ -172,13 +197,13 @@ public final class CmtStreamJob {
         DataStream<ShardHits> shardHits = memories
                 .keyBy(d -> shardAssigner.keyOfDocument(d.tenant, d.docId), Types.STRING)
                 .connect(shardQueries.keyBy(q -> shardAssigner.key(q.tenant, q.shard), Types.STRING))
-                .process(new MemoryShardFunction())
+                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT)))
                 .uid("memory-bank").name("memory bank (local top-k)");
 
         DataStream<RetrievedContext> contexts = encoded
                 .keyBy(q -> MergeShardHits.key(q.tenant, q.queryId), Types.STRING)
                 .connect(shardHits.keyBy(h -> MergeShardHits.key(h.tenant, h.queryId), Types.STRING))
-                .process(new MergeShardHits(shards))
+                .process(new MergeShardHits(shards, conf.get(ID_RETENTION).toMillis()))
                 .uid("merge-top-k").name("merge top-k");
 
         SingleOutputStreamOperator<Answer> answers = AsyncDataStream

@@ -1,5 +1,6 @@
 package io.cmtstream.app;
 
+import io.cmtstream.ingest.QueryAdmission;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 
@@ -77,10 +78,29 @@ public final class CmtStreamOptions {
                     + "the model's own defaultTopK (chosen on validation, in model.json) if it has one.");
     public static final ConfigOption<Integer> MAX_TOP_K = ConfigOptions.key("cmt.query.max-top-k")
             .intType().defaultValue(64).withDescription("Largest topK a query may ask for; larger ones are dead letters.");
+    public static final ConfigOption<Integer> MAX_PENDING = ConfigOptions.key("cmt.query.max-pending")
+            .intType().defaultValue(QueryAdmission.DEFAULT_MAX_PENDING)
+            .withDescription("Most queries of one tenant waiting for the document watermark (so also in each of its "
+                    + "shards); more are dead letters (OVERLOADED), decided before fan-out.");
+    public static final ConfigOption<Duration> ID_RETENTION = ConfigOptions.key("cmt.query.id-retention")
+            .durationType().defaultValue(Duration.ofMillis(QueryAdmission.DEFAULT_ID_RETENTION_MILLIS))
+            .withDescription("A query id is remembered while its query is pending and this long after (in document "
+                    + "watermark time); a query reusing it meanwhile is a dead letter (DUPLICATE_QUERY_ID). Also how "
+                    + "long an incomplete query's merge state is kept.");
+    public static final ConfigOption<Boolean> AS_OF_ASKED_AT = ConfigOptions.key("cmt.query.as-of-asked-at")
+            .booleanType().defaultValue(true)
+            .withDescription("Match a query only among memories published at or before its askedAt, so a replayed "
+                    + "or late-processed query gets the same answer (a document upserted or deleted after askedAt "
+                    + "is not seen: the bank keeps only its latest version).");
     public static final ConfigOption<Integer> MAX_DOCUMENT_CHARS = ConfigOptions.key("cmt.ingest.max-document-chars")
             .intType().defaultValue(100_000).withDescription("Longer documents are dead letters.");
     public static final ConfigOption<Integer> MAX_QUESTION_CHARS = ConfigOptions.key("cmt.ingest.max-question-chars")
             .intType().defaultValue(2_000).withDescription("Longer questions are dead letters.");
+    public static final ConfigOption<Duration> MAX_FUTURE_SKEW = ConfigOptions.key("cmt.ingest.max-future-skew")
+            .durationType().defaultValue(Duration.ofMinutes(5))
+            .withDescription("Documents published or queries asked further than this ahead of the job's clock are "
+                    + "dead letters (EVENT_TIME_IN_FUTURE): one would lift the watermark for every tenant, the other "
+                    + "wait in the bank until its time.");
 
     public static final ConfigOption<Duration> OUT_OF_ORDERNESS = ConfigOptions.key("cmt.watermark.out-of-orderness")
             .durationType().defaultValue(Duration.ofMillis(200))

@@ -92,7 +92,9 @@ public final class DocumentWatermarks<T> implements WatermarkGenerator<T> {
 
     @Override
     public void onPeriodicEmit(WatermarkOutput output) {
-        long watermark = maxEventTime == Long.MIN_VALUE ? Long.MIN_VALUE : maxEventTime - outOfOrdernessMillis - 1;
+        // Saturating: a document dated near Long.MIN_VALUE must not wrap the watermark round to the far future.
+        long watermark = maxEventTime == Long.MIN_VALUE ? Long.MIN_VALUE
+                : RecordChecks.saturatedAdd(maxEventTime, -outOfOrdernessMillis - 1);
         long active = activityClock.getAsLong();
         boolean ownRecords = maxEventTime != Long.MIN_VALUE;
         if (sawEvent || (!ownRecords && reader.events != readerEventsSeen)) {

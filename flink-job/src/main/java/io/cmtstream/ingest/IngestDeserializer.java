@@ -44,18 +44,28 @@ public final class IngestDeserializer<T extends SpecificRecord> implements Kafka
         }
         try {
             T decoded = validator.validate(decoder.decode(value));
-            return Ingested.valid(decoded, eventTime.applyAsLong(decoded));
+            return Ingested.valid(decoded, eventTime.applyAsLong(decoded)).from(topic, partition, offset, key, value);
         } catch (InvalidRecordException e) {
-            return Ingested.rejected(DeadLetter.newBuilder()
-                    .setTopic(topic)
-                    .setPartition(partition)
-                    .setOffset(offset)
-                    .setReason(e.getMessage())
-                    .setKey(key == null ? null : ByteBuffer.wrap(key))
-                    .setPayload(value == null ? null : ByteBuffer.wrap(value))
-                    .setFailedAt(java.time.Instant.now())
-                    .build());
+            return rejected(topic, partition, offset, key, value, e.getMessage());
+        } catch (RuntimeException e) {
+            // A check or the event-time extractor threw instead of deciding: an exception escaping here would fail
+            // the source, and the record would be replayed after every restart.
+            return rejected(topic, partition, offset, key, value, Rejection.VALIDATION_ERROR.reason(
+                    e.getClass().getSimpleName() + ": " + e.getMessage()));
         }
+    }
+
+    private static <T> Ingested<T> rejected(String topic, int partition, long offset, byte[] key, byte[] value,
+                                            String reason) {
+        return Ingested.rejected(DeadLetter.newBuilder()
+                .setTopic(topic)
+                .setPartition(partition)
+                .setOffset(offset)
+                .setReason(reason)
+                .setKey(key == null ? null : ByteBuffer.wrap(key))
+                .setPayload(value == null ? null : ByteBuffer.wrap(value))
+                .setFailedAt(java.time.Instant.now())
+                .build());
     }
 
     @Override

@@ -6,15 +6,23 @@ import io.cmtstream.avro.Query;
 /** Checks a decoded Query before it is encoded. Stateless and thread-safe. */
 public final class QueryValidator implements RecordValidator<Query> {
     private final IngestLimits limits;
+    private final WallClock clock;
 
     public QueryValidator(IngestLimits limits) {
+        this(limits, WallClock.SYSTEM);
+    }
+
+    /** @param clock what {@code askedAt} is compared with ({@link IngestLimits#maxFutureSkewMillis()}) */
+    public QueryValidator(IngestLimits limits, WallClock clock) {
         this.limits = limits;
+        this.clock = clock;
     }
 
     @Override
     public Query validate(Query query) throws InvalidRecordException {
         RecordChecks.tenant(query.getTenant());
         RecordChecks.id(query.getId());
+        RecordChecks.notInFuture("askedAt", query.getAskedAt(), limits.maxFutureSkewMillis(), clock.millis());
         RecordChecks.text("question", query.getQuestion(), limits.maxQuestionChars());
         Integer topK = query.getTopK();
         if (topK != null && (topK < 1 || topK > limits.maxTopK())) {

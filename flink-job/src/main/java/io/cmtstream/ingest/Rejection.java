@@ -15,7 +15,21 @@ public enum Rejection {
     BAD_TOP_K,
     BAD_RESTRICTION,
     /** A valid record the model failed on (exception or timeout) on every try; see compress/ModelCallGuard. */
-    MODEL_ERROR;
+    MODEL_ERROR,
+    /** publishedAt or askedAt further ahead of the job's clock than {@code cmt.ingest.max-future-skew}. */
+    EVENT_TIME_IN_FUTURE,
+    /** A check threw instead of deciding (a bug): the record is kept here rather than failing the source. */
+    VALIDATION_ERROR,
+    /**
+     * A query whose (tenant, id) is still pending or was answered less than {@code cmt.query.id-retention} ago
+     * (decided once, before the query is fanned out, so it never mixes with the first).
+     */
+    DUPLICATE_QUERY_ID,
+    /**
+     * A query refused because its tenant already has {@code cmt.query.max-pending} queries waiting for the
+     * document watermark (decided once, before fan-out, so no query is half-answered).
+     */
+    OVERLOADED;
 
     /** Formats the reason carried by a DeadLetter: {@code CODE: detail}. */
     public String reason(String detail) {

@@ -26,6 +26,8 @@ public final class KeyMatrix {
     private final List<String> ids = new ArrayList<>();
     private byte[] codes = new byte[0];
     private float[] scales = new float[0];
+    /** Each row's publishedAt, so a query can be matched as of its askedAt. */
+    private long[] published = new long[0];
     private final TermIndex terms = new TermIndex();
 
     public KeyMatrix() {
@@ -64,6 +66,14 @@ public final class KeyMatrix {
      * none); returns true if it replaced one.
      */
     public boolean put(String docId, float[] key, int[] termIds, float[] termWeights) {
+        return put(docId, key, termIds, termWeights, Long.MIN_VALUE);
+    }
+
+    /**
+     * {@link #put(String, float[], int[], float[])} for a memory published at {@code publishedAt} (epoch millis),
+     * which queries matched as of an earlier time skip.
+     */
+    public boolean put(String docId, float[] key, int[] termIds, float[] termWeights, long publishedAt) {
         if (dim == 0) {
             dim = key.length;
         }
@@ -77,6 +87,7 @@ public final class KeyMatrix {
             if (row == scales.length) {
                 int capacity = Math.max(scales.length * 2, row + 16);
                 scales = Arrays.copyOf(scales, capacity);
+                published = Arrays.copyOf(published, capacity);
                 codes = Arrays.copyOf(codes, capacity * dim);
             }
         }
@@ -87,6 +98,7 @@ public final class KeyMatrix {
             rowOf.put(docId, row);
         }
         scales[row] = quantize(key, codes, row * dim);
+        published[row] = publishedAt;
         return replaced;
     }
 
@@ -101,6 +113,7 @@ public final class KeyMatrix {
             String moved = ids.get(last);
             System.arraycopy(codes, last * dim, codes, row * dim, dim);
             scales[row] = scales[last];
+            published[row] = published[last];
             ids.set(row, moved);
             rowOf.put(moved, row);
         }
@@ -111,6 +124,10 @@ public final class KeyMatrix {
 
     String idAt(int row) {
         return ids.get(row);
+    }
+
+    long publishedAt(int row) {
+        return published[row];
     }
 
     /** Scores of every query against every row, {@code scores[q][0..size)}, reading the matrix once for the batch. */

@@ -27,7 +27,7 @@ public final class MemoryBank {
         KeyMatrix matrix = new KeyMatrix();
         for (Map.Entry<String, Memory> e : store.entries()) {
             Memory m = e.getValue();
-            matrix.put(e.getKey(), m.key, m.terms, m.termWeights);
+            matrix.put(e.getKey(), m.key, m.terms, m.termWeights, m.publishedAt);
         }
         return matrix;
     }
@@ -38,7 +38,7 @@ public final class MemoryBank {
      */
     public boolean upsert(Memory memory) throws Exception {
         // The matrix first: it rejects a malformed lexical half before state is written.
-        boolean replaced = keys.put(memory.docId, memory.key, memory.terms, memory.termWeights);
+        boolean replaced = keys.put(memory.docId, memory.key, memory.terms, memory.termWeights, memory.publishedAt);
         store.put(memory.docId, memory);
         return replaced;
     }
@@ -58,10 +58,15 @@ public final class MemoryBank {
      * closed-book baselines, and questions scoped to known documents.
      */
     public List<MemoryHit> topKAmong(MatchKey query, Collection<String> docIds, int k) throws Exception {
+        return topKAmong(query, docIds, k, SelfMatcher.ANY_TIME);
+    }
+
+    /** {@link #topKAmong(MatchKey, Collection, int)} among memories published at or before {@code asOf}. */
+    public List<MemoryHit> topKAmong(MatchKey query, Collection<String> docIds, int k, long asOf) throws Exception {
         List<MemoryHit> hits = new ArrayList<>();
         for (String docId : new LinkedHashSet<>(docIds)) {
             Memory memory = store.get(docId);
-            if (memory != null) {
+            if (memory != null && (asOf == SelfMatcher.ANY_TIME || memory.publishedAt <= asOf)) {
                 float keyScore = SelfMatcher.dot(query.dense(), memory.key);
                 float score = keyScore + SelfMatcher.lexicalScore(query, memory.terms, memory.termWeights);
                 hits.add(MemoryHit.of(memory, score, keyScore));
@@ -77,8 +82,13 @@ public final class MemoryBank {
 
     /** {@link #topK} for several queries with one pass over the key matrix. */
     public List<List<MemoryHit>> topK(MatchKey[] queryKeys, int[] ks) throws Exception {
+        return topK(queryKeys, ks, null);
+    }
+
+    /** {@link #topK(MatchKey[], int[])}, query q among memories published at or before {@code asOf[q]}. */
+    public List<List<MemoryHit>> topK(MatchKey[] queryKeys, int[] ks, long[] asOf) throws Exception {
         List<List<MemoryHit>> out = new ArrayList<>(queryKeys.length);
-        for (List<SelfMatcher.Match> matches : SelfMatcher.topK(keys, queryKeys, ks)) {
+        for (List<SelfMatcher.Match> matches : SelfMatcher.topK(keys, queryKeys, ks, asOf)) {
             out.add(hits(matches));
         }
         return out;
@@ -86,7 +96,12 @@ public final class MemoryBank {
 
     /** The k memories whose keys best match {@code query}, best first, with what the reader reads of them. */
     public List<MemoryHit> topK(MatchKey query, int k) throws Exception {
-        return hits(SelfMatcher.topK(keys, query, k));
+        return topK(query, k, SelfMatcher.ANY_TIME);
+    }
+
+    /** {@link #topK(MatchKey, int)} among memories published at or before {@code asOf} (epoch millis). */
+    public List<MemoryHit> topK(MatchKey query, int k, long asOf) throws Exception {
+        return hits(SelfMatcher.topK(keys, query, k, asOf));
     }
 
     /** {@link #topK(MatchKey, int)} for a dense-only query. */

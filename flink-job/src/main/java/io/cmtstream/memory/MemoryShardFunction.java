@@ -20,16 +20,23 @@ import java.util.Map;
 /**
  * The memory bank's Flink operator, keyed by (tenant, shard): documents and queries of a shard meet here in one
  * ordered place. Memories live in MapState (RocksDB); a query is matched once the document watermark has passed
- * its askedAt, so it sees every document published before it was asked.
+ * its askedAt, so it sees every document published before it was asked, and (by default) only those: a memory
+ * published after askedAt is skipped however early it arrived, so a replayed or late-processed query gets the same
+ * answer. The bank keeps only a document's latest version, so a document upserted after askedAt is not seen at all,
+ * and one deleted after askedAt is not seen either.
  */
 public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits> {
     static final MapStateDescriptor<String, Memory> MEMORIES =
             new MapStateDescriptor<>("memories", Types.STRING, TypeInformation.of(Memory.class));
+    /** Pending queries under "askedAt/arrival number" (see {@link PendingQueries}). */
     static final MapStateDescriptor<String, ShardQuery> PENDING =
-            new MapStateDescriptor<>("pending-queries", Types.STRING, TypeInformation.of(ShardQuery.class));
+            new MapStateDescriptor<>("pending-by-asked-at", Types.STRING, TypeInformation.of(ShardQuery.class));
+    static final MapStateDescriptor<Long, Integer> PENDING_COUNTS =
+            new MapStateDescriptor<>("pending-counts", Types.LONG, Types.INT);
 
+    private final boolean asOfAskedAt;
     private transient MapState<String, Memory> memories;
-    private transient MapState<String, ShardQuery> pending;
+    private transient PendingQueries pending;
     /** Key matrices of the shards this subtask owns; a cache of state, rebuilt lazily after a restore. */
     private transient Map<String, KeyMatrix> keyMatrices;
     private transient MemoryStore store;
@@ -39,10 +46,28 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     private transient Histogram matchMicros;
     private transient int lastMemoryBytes;
 
+    /** Matching as of askedAt (the default of {@code cmt.query.as-of-asked-at}). */
+    public MemoryShardFunction() {
+        this(true);
+    }
+
+    /**
+     * @param asOfAskedAt whether a query is matched only among memories published at or before its askedAt, so
+     *                    its answer does not depend on how late it was processed
+     */
+    public MemoryShardFunction(boolean asOfAskedAt) {
+        this.asOfAskedAt = asOfAskedAt;
+    }
+
+    private long asOf(ShardQuery query) {
+        return asOfAskedAt ? query.askedAt : SelfMatcher.ANY_TIME;
+    }
+
     @Override
     public void open(OpenContext openContext) {
         memories = getRuntimeContext().getMapState(MEMORIES);
-        pending = getRuntimeContext().getMapState(PENDING);
+        pending = new PendingQueries(new PendingStateStore(getRuntimeContext().getMapState(PENDING),
+                getRuntimeContext().getMapState(PENDING_COUNTS)));
         keyMatrices = new HashMap<>();
         store = new MapStateStore(memories);
         var metrics = getRuntimeContext().getMetricGroup();
@@ -83,22 +108,17 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     public void processElement2(ShardQuery query, Context ctx, Collector<ShardHits> out) throws Exception {
         if (query.askedAt <= ctx.timerService().currentWatermark()) {
             out.collect(match(ctx.getCurrentKey(), query));
-        } else {
-            pending.put(query.queryId, query);
+        } else if (pending.add(query)) {
             ctx.timerService().registerEventTimeTimer(query.askedAt);
         }
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ShardHits> out) throws Exception {
-        List<ShardQuery> due = new ArrayList<>();
-        for (ShardQuery q : pending.values()) {
-            if (q.askedAt <= timestamp) {
-                due.add(q);
-            }
-        }
-        for (ShardQuery q : due) {
-            pending.remove(q.queryId);
+        // One timer per distinct askedAt, fired in order: the queries asked at earlier times went with theirs.
+        List<ShardQuery> due = pending.release(timestamp);
+        if (due.isEmpty()) {
+            return;
         }
         MemoryBank bank = bank(ctx.getCurrentKey());
         List<ShardQuery> open = new ArrayList<>();
@@ -116,11 +136,13 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         long started = System.nanoTime();
         MatchKey[] keys = new MatchKey[open.size()];
         int[] ks = new int[open.size()];
+        long[] asOf = new long[open.size()];
         for (int i = 0; i < keys.length; i++) {
             keys[i] = open.get(i).matchKey();
             ks[i] = open.get(i).topK;
+            asOf[i] = asOf(open.get(i));
         }
-        List<List<MemoryHit>> hits = bank.topK(keys, ks);
+        List<List<MemoryHit>> hits = bank.topK(keys, ks, asOf);
         long perQuery = (System.nanoTime() - started) / open.size();
         for (int i = 0; i < keys.length; i++) {
             out.collect(result(bank, open.get(i), hits.get(i), perQuery));
@@ -134,8 +156,8 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     private ShardHits match(MemoryBank bank, ShardQuery query) throws Exception {
         long started = System.nanoTime();
         List<MemoryHit> hits = query.restrictTo == null
-                ? bank.topK(query.matchKey(), query.topK)
-                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK);
+                ? bank.topK(query.matchKey(), query.topK, asOf(query))
+                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK, asOf(query));
         return result(bank, query, hits, System.nanoTime() - started);
     }
 
@@ -144,12 +166,51 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         result.tenant = query.tenant;
         result.queryId = query.queryId;
         result.shard = query.shard;
+        result.askedAt = query.askedAt;
         result.searched = bank.size();
         result.hits = hits.toArray(new MemoryHit[0]);
         result.matchNanos = matchNanos;
         matchMicros.update(matchNanos / 1000);
         queriesMatched.inc();
         return result;
+    }
+
+    /** Binds the pending queries to Flink's MapStates of the current key. */
+    private record PendingStateStore(MapState<String, ShardQuery> queries, MapState<Long, Integer> counts)
+            implements PendingQueries.Store {
+        private static String key(long askedAt, int seq) {
+            return askedAt + "/" + seq;
+        }
+
+        @Override
+        public Integer count(long askedAt) throws Exception {
+            return counts.get(askedAt);
+        }
+
+        @Override
+        public void putCount(long askedAt, int count) throws Exception {
+            counts.put(askedAt, count);
+        }
+
+        @Override
+        public void removeCount(long askedAt) throws Exception {
+            counts.remove(askedAt);
+        }
+
+        @Override
+        public ShardQuery get(long askedAt, int seq) throws Exception {
+            return queries.get(key(askedAt, seq));
+        }
+
+        @Override
+        public void put(long askedAt, int seq, ShardQuery query) throws Exception {
+            queries.put(key(askedAt, seq), query);
+        }
+
+        @Override
+        public void remove(long askedAt, int seq) throws Exception {
+            queries.remove(key(askedAt, seq));
+        }
     }
 
     /** Binds the bank to Flink's MapState of the current key. */

@@ -13,8 +13,19 @@ import java.util.PriorityQueue;
 public final class SelfMatcher {
     private SelfMatcher() {}
 
+    /** Matching with no time limit: every memory is a candidate. */
+    public static final long ANY_TIME = Long.MAX_VALUE;
+
     /** The k best matches of each query, as {@link #topK(KeyMatrix, MatchKey, int)}, in one pass over the keys. */
     public static List<List<Match>> topK(KeyMatrix keys, MatchKey[] queries, int[] ks) {
+        return topK(keys, queries, ks, null);
+    }
+
+    /**
+     * As {@link #topK(KeyMatrix, MatchKey[], int[])}, query {@code q} only among memories published at or before
+     * {@code asOf[q]} (null: all).
+     */
+    public static List<List<Match>> topK(KeyMatrix keys, MatchKey[] queries, int[] ks, long[] asOf) {
         int n = keys.size();
         List<List<Match>> out = new ArrayList<>(queries.length);
         if (n == 0) {
@@ -30,7 +41,7 @@ public final class SelfMatcher {
         float[][] scores = new float[queries.length][n];
         keys.scoreAll(dense, scores);
         for (int q = 0; q < queries.length; q++) {
-            out.add(best(keys, queries[q], scores[q], ks[q]));
+            out.add(best(keys, queries[q], scores[q], ks[q], asOf == null ? ANY_TIME : asOf[q]));
         }
         return out;
     }
@@ -54,13 +65,18 @@ public final class SelfMatcher {
 
     /** The k best matches, best first; ties break on doc id so results are reproducible across restores. */
     public static List<Match> topK(KeyMatrix keys, MatchKey query, int k) {
+        return topK(keys, query, k, ANY_TIME);
+    }
+
+    /** The k best among memories published at or before {@code asOf} (epoch millis; {@link #ANY_TIME}: all). */
+    public static List<Match> topK(KeyMatrix keys, MatchKey query, int k, long asOf) {
         int n = keys.size();
         if (n == 0 || k <= 0) {
             return List.of();
         }
         float[] scores = new float[n];
         keys.scoreAll(checked(keys, query), scores);
-        return best(keys, query, scores, k);
+        return best(keys, query, scores, k, asOf);
     }
 
     /** A dense-only query: {@link #topK(KeyMatrix, MatchKey, int)}. */
@@ -77,7 +93,7 @@ public final class SelfMatcher {
     }
 
     /** The k best of {@code dense} (the rows' dense scores) plus the query's lexical scores. */
-    private static List<Match> best(KeyMatrix keys, MatchKey query, float[] dense, int k) {
+    private static List<Match> best(KeyMatrix keys, MatchKey query, float[] dense, int k, long asOf) {
         if (k <= 0) {
             return List.of();
         }
@@ -88,6 +104,9 @@ public final class SelfMatcher {
         }
         PriorityQueue<Match> best = new PriorityQueue<>(k + 1, SelfMatcher::worseFirst);
         for (int r = 0; r < keys.size(); r++) {
+            if (asOf != ANY_TIME && keys.publishedAt(r) > asOf) {
+                continue;
+            }
             if (best.size() < k || scores[r] > best.peek().score()) {
                 best.add(new Match(keys.idAt(r), scores[r], dense[r]));
                 if (best.size() > k) {

@@ -5,6 +5,8 @@ public class ShardHits {
     public String tenant;
     public String queryId;
     public int shard;
+    /** The query's askedAt, so the merge can expire what it holds for a query that never completes. */
+    public long askedAt;
     /** How many memories the shard searched. */
     public int searched;
     public long matchNanos;

@@ -1,0 +1,101 @@
+package io.cmtstream.answer;
+
+import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.memory.MemoryHit;
+import io.cmtstream.memory.ShardHits;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** The merge of shard top-k on Flink's operator test harness: completion, state cleanup, abandoned queries. */
+public class MergeShardHitsTest {
+    private static final long RETENTION = 60_000;
+    private static final long FAR_FUTURE = Long.MAX_VALUE - 1;
+
+    public static KeyedTwoInputStreamOperatorTestHarness<String, EncodedQuery, ShardHits, RetrievedContext> harness(
+            int shards) throws Exception {
+        return new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new MergeShardHits(shards, RETENTION)),
+                q -> MergeShardHits.key(q.tenant, q.queryId), h -> MergeShardHits.key(h.tenant, h.queryId),
+                Types.STRING);
+    }
+
+    public static EncodedQuery encoded(String tenant, String id, long askedAt) {
+        EncodedQuery q = new EncodedQuery();
+        q.tenant = tenant;
+        q.queryId = id;
+        q.question = "Why?";
+        q.askedAt = askedAt;
+        q.topK = 2;
+        q.key = new float[] {1, 0};
+        return q;
+    }
+
+    static ShardHits hits(String tenant, String id, int shard, long askedAt, MemoryHit... hits) {
+        ShardHits h = new ShardHits();
+        h.tenant = tenant;
+        h.queryId = id;
+        h.shard = shard;
+        h.askedAt = askedAt;
+        h.searched = hits.length;
+        h.hits = hits;
+        return h;
+    }
+
+    /** The merge's time is the shards' (the documents'); the queries' input holds none. */
+    static void bankWatermark(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ?> h, long watermark)
+            throws Exception {
+        h.processWatermark1(new Watermark(FAR_FUTURE));
+        h.processWatermark2(new Watermark(watermark));
+    }
+
+    @Test
+    void aCompleteQueryIsMergedOnceAndLeavesNoStateOrTimer() throws Exception {
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 1, 100, new MemoryHit("b", 0.5f)), 100L));
+            h.processElement1(new StreamRecord<>(encoded("acme", "q", 100), 100L));
+            assertEquals(List.of(), h.extractOutputValues());
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 0, 100, new MemoryHit("a", 0.9f)), 100L));
+            List<RetrievedContext> out = h.extractOutputValues();
+            assertEquals(1, out.size());
+            assertEquals(List.of("a", "b"), List.of(out.get(0).hits[0].docId, out.get(0).hits[1].docId));
+            assertEquals(0, h.numKeyedStateEntries());
+            assertEquals(0, h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void aQueryThatNeverCompletesIsDroppedOnceTheWatermarkIsTheRetentionPastItsAskedAt() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(encoded("acme", "lost", 100), 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "lost", 0, 100), 100L));
+            // Results of a shard whose query never reached this merge are dropped the same way.
+            h.processElement2(new StreamRecord<>(hits("acme", "orphan", 0, 200), 200L));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(2)) {
+            h.initializeState(snapshot);
+            h.open();
+            assertEquals(2, h.numEventTimeTimers());
+            bankWatermark(h, 100 + RETENTION - 1);
+            assertEquals(2, h.numEventTimeTimers());
+            bankWatermark(h, 200 + RETENTION);
+            assertEquals(List.of(), h.extractOutputValues());
+            assertEquals(0, h.numKeyedStateEntries());
+            assertEquals(0, h.numEventTimeTimers());
+        }
+    }
+}

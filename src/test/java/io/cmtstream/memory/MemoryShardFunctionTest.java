@@ -1,0 +1,205 @@
+package io.cmtstream.memory;
+
+import io.cmtstream.compress.CompressedDocument;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The memory bank operator on Flink's operator test harness: pending queries, timers, restore. */
+public class MemoryShardFunctionTest {
+    static final ShardAssigner ONE_SHARD = new ShardAssigner(1);
+    /** The queries' own input holds no time (ingest/QueriesHoldNoTime); a shard runs on the documents'. */
+    static final long FAR_FUTURE = Long.MAX_VALUE - 1;
+
+    public static KeyedTwoInputStreamOperatorTestHarness<String, CompressedDocument, ShardQuery, ShardHits> harness(
+            ShardAssigner assigner) throws Exception {
+        return new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new MemoryShardFunction()),
+                d -> assigner.keyOfDocument(d.tenant, d.docId), q -> assigner.key(q.tenant, q.shard), Types.STRING);
+    }
+
+    public static CompressedDocument document(String tenant, String docId, float... key) {
+        return CompressedDocument.upsert(tenant, MemoryBankTest.memory(docId, key), 10, false);
+    }
+
+    public static ShardQuery query(String tenant, String id, int shard, long askedAt) {
+        ShardQuery q = PendingQueriesTest.query(id, askedAt);
+        q.tenant = tenant;
+        q.shard = shard;
+        return q;
+    }
+
+    static void documentWatermark(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ?> h, long watermark)
+            throws Exception {
+        h.processWatermark1(new Watermark(watermark));
+        h.processWatermark2(new Watermark(FAR_FUTURE));
+    }
+
+    private static List<String> answered(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ShardHits> h) {
+        List<String> ids = h.extractOutputValues().stream().map(hits -> hits.queryId).toList();
+        h.getOutput().clear();
+        return ids;
+    }
+
+    @Test
+    void aQueryWaitsUntilTheDocumentWatermarkPassesItsAskedAtAndSeesEveryEarlierDocument() throws Exception {
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 50L));
+            h.processElement2(new StreamRecord<>(query("acme", "q", 0, 100), 100L));
+            assertEquals(List.of(), answered(h));
+            h.processElement1(new StreamRecord<>(document("acme", "d2", 0, 1), 90L));
+            documentWatermark(h, 99);
+            assertEquals(List.of(), answered(h));
+            documentWatermark(h, 100);
+            List<ShardHits> out = h.extractOutputValues();
+            assertEquals(1, out.size());
+            assertEquals(2, out.get(0).searched, "both documents published before askedAt were applied");
+            assertEquals(100, out.get(0).askedAt);
+            assertEquals(0, h.numEventTimeTimers());
+        }
+    }
+
+    @Test
+    void eachWatermarkStepReleasesExactlyTheQueriesItPassesAndTheRestKeepWaiting() throws Exception {
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+            for (int i = 0; i < 10_000; i++) {
+                long askedAt = 1_000 + i / 4;
+                h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, askedAt), askedAt));
+            }
+            assertEquals(2_500, h.numEventTimeTimers(), "one timer per distinct askedAt");
+            int released = 0;
+            for (long watermark = 1_000; watermark <= 3_500; watermark += 250) {
+                documentWatermark(h, watermark);
+                List<String> ids = answered(h);
+                int expected = (int) Math.min(10_000, (watermark - 1_000 + 1) * 4) - released;
+                assertEquals(expected, ids.size(), "released at watermark " + watermark);
+                assertEquals("q" + released, ids.get(0));
+                released += ids.size();
+            }
+            assertEquals(10_000, released);
+            assertEquals(0, h.numEventTimeTimers());
+            assertEquals(1, h.numKeyedStateEntries(), "only the memory is left");
+        }
+    }
+
+    private static CompressedDocument publishedAt(String docId, long publishedAt, float... key) {
+        CompressedDocument d = document("acme", docId, key);
+        d.memory.publishedAt = publishedAt;
+        d.publishedAt = publishedAt;
+        return d;
+    }
+
+    /** A query whose topK exceeds the bank, so its evidence is every candidate. */
+    private static ShardQuery wide(String tenant, String id, int shard, long askedAt) {
+        ShardQuery q = query(tenant, id, shard, askedAt);
+        q.topK = 10;
+        return q;
+    }
+
+    private static List<String> evidence(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ShardHits> h) {
+        List<ShardHits> out = h.extractOutputValues();
+        h.getOutput().clear();
+        assertEquals(1, out.size());
+        return java.util.Arrays.stream(out.get(0).hits).map(hit -> hit.docId).sorted().toList();
+    }
+
+    @Test
+    void aLateProcessedQueryIsMatchedAsOfItsAskedAtNotAsOfWhenItRuns() throws Exception {
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(publishedAt("before", 100, 1, 0), 100L));
+            h.processElement1(new StreamRecord<>(publishedAt("after", 300, 1, 0), 300L));
+            documentWatermark(h, 1_000);
+            // Asked at 200 but processed after the watermark passed 300 (a replay, or a late query): the memory
+            // published at 300 is not a candidate, whether the query is matched on arrival...
+            h.processElement2(new StreamRecord<>(wide("acme", "late", 0, 200), 200L));
+            assertEquals(List.of("before"), evidence(h));
+            // ...or by its timer, among other queries released together.
+            h.processElement2(new StreamRecord<>(wide("acme", "pending", 0, 2_000), 2_000L));
+            h.processElement2(new StreamRecord<>(wide("acme", "pending", 0, 2_000), 2_000L));
+            h.processElement1(new StreamRecord<>(publishedAt("later", 2_001, 1, 0), 2_001L));
+            documentWatermark(h, 2_000);
+            List<ShardHits> out = h.extractOutputValues();
+            h.getOutput().clear();
+            assertEquals(2, out.size());
+            for (ShardHits hits : out) {
+                assertEquals(List.of("after", "before"),
+                        java.util.Arrays.stream(hits.hits).map(hit -> hit.docId).sorted().toList());
+            }
+            // A query restricted to named documents is held to its askedAt the same way.
+            ShardQuery restricted = wide("acme", "scoped", 0, 200);
+            restricted.restrictTo = new String[] {"before", "after"};
+            h.processElement2(new StreamRecord<>(restricted, 200L));
+            assertEquals(List.of("before"), evidence(h));
+        }
+    }
+
+    @Test
+    void withAsOfAskedAtOffALateQuerySeesEverythingAlreadyApplied() throws Exception {
+        try (var h = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new MemoryShardFunction(false)),
+                (CompressedDocument d) -> ONE_SHARD.keyOfDocument(d.tenant, d.docId),
+                (ShardQuery q) -> ONE_SHARD.key(q.tenant, q.shard), Types.STRING)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(publishedAt("before", 100, 1, 0), 100L));
+            h.processElement1(new StreamRecord<>(publishedAt("after", 300, 1, 0), 300L));
+            documentWatermark(h, 1_000);
+            h.processElement2(new StreamRecord<>(wide("acme", "late", 0, 200), 200L));
+            assertEquals(List.of("after", "before"), evidence(h));
+        }
+    }
+
+    @Test
+    void twoPendingQueriesWithTheSameIdAreBothAnswered() throws Exception {
+        // Duplicates are refused before fan-out (ingest/QueryIdGuard); the shard must still never drop one.
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement2(new StreamRecord<>(query("acme", "same", 0, 100), 100L));
+            h.processElement2(new StreamRecord<>(query("acme", "same", 0, 200), 200L));
+            documentWatermark(h, 200);
+            assertEquals(List.of("same", "same"), answered(h));
+        }
+    }
+
+    @Test
+    void pendingQueriesSurviveASnapshotAndRestoreAndFireAfterIt() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+            h.processElement2(new StreamRecord<>(query("acme", "early", 0, 100), 100L));
+            h.processElement2(new StreamRecord<>(query("acme", "late", 0, 300), 300L));
+            documentWatermark(h, 100);
+            assertEquals(List.of("early"), answered(h));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(ONE_SHARD)) {
+            h.initializeState(snapshot);
+            h.open();
+            assertEquals(1, h.numEventTimeTimers());
+            documentWatermark(h, 299);
+            assertEquals(List.of(), answered(h));
+            documentWatermark(h, 300);
+            List<ShardHits> out = h.extractOutputValues();
+            assertEquals(1, out.size());
+            assertEquals("late", out.get(0).queryId);
+            assertEquals(1, out.get(0).searched, "the key matrix was rebuilt from the restored state");
+            assertTrue(out.get(0).hits.length == 1 && out.get(0).hits[0].docId.equals("d1"));
+        }
+    }
+}

@@ -446,7 +446,7 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
         "tokens": {"pad": 0, "cls": 101, "sep": 102},
         "memory": {"kind": "token-states", "storage": "int8-per-token"},
         "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": os.path.basename(reader_path)},
-        "defaultTopK": figures["defaultTopK"],
+        "defaultTopK": args.default_k or figures["defaultTopK"],
         "reader": {"matchWeight": figures["validation"].get("matchWeight", 0.0)},
         "lexical": {k: v for k, v in old["lexical"].items() if k != "answerVocabulary"},
         "training": {
@@ -462,6 +462,9 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
                 "weights": "weight matrices int8 per-row (weight-only), biases/norms float32",
                 "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",
                 "figures": {"validation": figures["validation"]},
+                "defaultTopK": ({"chosen": args.default_k, "validationPrefers": figures["defaultTopK"],
+                                 "why": args.default_k_why} if args.default_k else
+                                {"chosen": figures["defaultTopK"], "by": "validation F1"}),
             },
         },
     }
@@ -499,6 +502,9 @@ def main():
                     help="eval: weights of the match score added to a span's score, chosen at the largest k")
     ap.add_argument("--report", default="", help="eval: write the validation figures and chosen k here (JSON)")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--default-k", type=int, default=0,
+                    help="export: the bundle's defaultTopK instead of validation's choice (say why in --default-k-why)")
+    ap.add_argument("--default-k-why", default="")
     ap.add_argument("--split-layer", type=int, default=8)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

@@ -50,8 +50,8 @@ public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
     }
 
     @Override
-    protected String describe(RetrievedContext context) {
-        return "query " + context.query.tenant + "/" + context.query.queryId;
+    protected String recordKind() {
+        return "query";
     }
 
     @Override

@@ -49,8 +49,8 @@ public class CompressDocuments extends ModelAsyncFunction<Document, CompressedDo
     }
 
     @Override
-    protected String describe(Document document) {
-        return "document " + document.getTenant() + "/" + document.getId();
+    protected String recordKind() {
+        return "document";
     }
 
     @Override

@@ -38,8 +38,8 @@ public class EncodeQueries extends ModelAsyncFunction<Query, EncodedQuery> {
     }
 
     @Override
-    protected String describe(Query query) {
-        return "query " + query.getTenant() + "/" + query.getId();
+    protected String recordKind() {
+        return "query";
     }
 
     @Override

@@ -86,8 +86,13 @@ public abstract class ModelAsyncFunction<I, O> extends RichAsyncFunction<I, Inge
     /** The model call for one record (one try). */
     protected abstract CompletableFuture<O> call(I input);
 
-    /** Identifies a record in error messages (tenant and id). */
-    protected abstract String describe(I input);
+    /** What a record is, for error messages ("document", "query"). */
+    protected abstract String recordKind();
+
+    /** Identifies a record in error messages: its kind and its dead letter's key (tenant and id). */
+    private String describe(I input) {
+        return recordKind() + " " + deadLetterKey(input);
+    }
 
     /** The Kafka key of the record's dead letter ({@code tenant/id}, as the job's sinks key records). */
     protected abstract String deadLetterKey(I input);

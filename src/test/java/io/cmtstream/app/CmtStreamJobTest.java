@@ -1,6 +1,10 @@
 package io.cmtstream.app;
 
+import io.cmtstream.memory.BankLayout;
+import io.cmtstream.model.MemorySpace;
+import io.cmtstream.model.ModelConfig;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.StateBackendOptions;
@@ -11,6 +15,7 @@ import org.apache.flink.state.rocksdb.EmbeddedRocksDBStateBackend;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 
@@ -132,5 +137,20 @@ class CmtStreamJobTest {
                 d.setPartition(-1).setOffset(-1L).build()), java.nio.charset.StandardCharsets.UTF_8));
         assertEquals("documents/1/42", new String(CmtStreamJob.deadLetterKey(
                 d.setPartition(1).setOffset(42L).build()), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void theBankRecordsTheShardCountAndTheModelsMemorySpaceUnderTheOptionsItNames() {
+        Configuration conf = JobConfig.fromMap(Map.of("cmt.memory.shards", "3"));
+        BankLayout layout = CmtStreamJob.bankLayout(conf);
+        assertEquals(3, layout.shards());
+        assertEquals(MemorySpace.of(ModelConfig.read(Path.of(conf.get(CmtStreamOptions.MODEL_DIR)))),
+                layout.memorySpace());
+        assertEquals(CmtStreamOptions.SHARDS.key(), BankLayout.SHARDS_OPTION);
+        assertEquals(CmtStreamOptions.MODEL_DIR.key(), BankLayout.MODEL_OPTION);
+        assertEquals(PipelineOptions.MAX_PARALLELISM.key(), BankLayout.MAX_PARALLELISM_OPTION);
+
+        BankLayout noModel = CmtStreamJob.bankLayout(JobConfig.fromMap(Map.of("cmt.model.dir", "no/such/model")));
+        assertEquals(null, noModel.memorySpace(), "the task managers report a missing model, not the bank");
     }
 }

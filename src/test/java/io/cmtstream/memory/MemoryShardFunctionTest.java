@@ -3,6 +3,7 @@ package io.cmtstream.memory;
 import io.cmtstream.compress.CompressedDocument;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.execution.SuppressRestartsException;
 import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
@@ -12,6 +13,8 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The memory bank operator on Flink's operator test harness: pending queries, timers, restore. */
@@ -23,6 +26,13 @@ public class MemoryShardFunctionTest {
     public static KeyedTwoInputStreamOperatorTestHarness<String, CompressedDocument, ShardQuery, ShardHits> harness(
             ShardAssigner assigner) throws Exception {
         return new KeyedTwoInputStreamOperatorTestHarness<>(new KeyedCoProcessOperator<>(new MemoryShardFunction()),
+                d -> assigner.keyOfDocument(d.tenant, d.docId), q -> assigner.key(q.tenant, q.shard), Types.STRING);
+    }
+
+    static KeyedTwoInputStreamOperatorTestHarness<String, CompressedDocument, ShardQuery, ShardHits> harness(
+            ShardAssigner assigner, BankLayout layout) throws Exception {
+        return new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new MemoryShardFunction(true, layout)),
                 d -> assigner.keyOfDocument(d.tenant, d.docId), q -> assigner.key(q.tenant, q.shard), Types.STRING);
     }
 
@@ -150,7 +160,7 @@ public class MemoryShardFunctionTest {
     @Test
     void withAsOfAskedAtOffALateQuerySeesEverythingAlreadyApplied() throws Exception {
         try (var h = new KeyedTwoInputStreamOperatorTestHarness<>(
-                new KeyedCoProcessOperator<>(new MemoryShardFunction(false)),
+                new KeyedCoProcessOperator<>(new MemoryShardFunction(false, BankLayout.UNKNOWN)),
                 (CompressedDocument d) -> ONE_SHARD.keyOfDocument(d.tenant, d.docId),
                 (ShardQuery q) -> ONE_SHARD.key(q.tenant, q.shard), Types.STRING)) {
             h.open();
@@ -201,5 +211,61 @@ public class MemoryShardFunctionTest {
             assertEquals(1, out.get(0).searched, "the key matrix was rebuilt from the restored state");
             assertTrue(out.get(0).hits.length == 1 && out.get(0).hits[0].docId.equals("d1"));
         }
+    }
+
+    private static OperatorSubtaskState bankWrittenUnder(BankLayout layout) throws Exception {
+        try (var h = harness(ONE_SHARD, layout)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+            return h.snapshot(1, 1);
+        }
+    }
+
+    /** The failure a restore under {@code layout} ends in: restarts suppressed, the reason inside. */
+    private static String refusedRestore(OperatorSubtaskState snapshot, BankLayout layout) throws Exception {
+        try (var h = harness(ONE_SHARD, layout)) {
+            Exception e = assertThrows(Exception.class, () -> h.initializeState(snapshot));
+            Throwable t = e;
+            while (t != null && !(t instanceof SuppressRestartsException)) {
+                t = t.getCause();
+            }
+            assertInstanceOf(SuppressRestartsException.class, t, "a restart would only fail again: " + e);
+            return t.getCause().getMessage();
+        }
+    }
+
+    @Test
+    void aBankRestoredUnderAnotherShardCountOrModelFailsAtStartNamingTheOption() throws Exception {
+        BankLayout written = new BankLayout(4, 0, "384x384-aaaa");
+        OperatorSubtaskState snapshot = bankWrittenUnder(written);
+
+        String shards = refusedRestore(snapshot, new BankLayout(8, 0, "384x384-aaaa"));
+        assertTrue(shards.contains("cmt.memory.shards=4") && shards.contains("restored with 8"), shards);
+        String model = refusedRestore(snapshot, new BankLayout(4, 0, "384x384-bbbb"));
+        assertTrue(model.contains("cmt.model.dir") && model.contains("384x384-aaaa")
+                && model.contains("384x384-bbbb"), model);
+
+        // The same layout restores, and the memory is there.
+        try (var h = harness(ONE_SHARD, written)) {
+            h.initializeState(snapshot);
+            h.open();
+            documentWatermark(h, 100);
+            h.processElement2(new StreamRecord<>(query("acme", "q", 0, 100), 100L));
+            assertEquals(1, h.extractOutputValues().get(0).searched);
+        }
+    }
+
+    @Test
+    void aBankWithNoRecordedLayoutRestoresAndRecordsItsLayoutFromThenOn() throws Exception {
+        // A savepoint from before the layout was recorded, or a bank written without a readable model.
+        OperatorSubtaskState old = bankWrittenUnder(BankLayout.UNKNOWN);
+        OperatorSubtaskState next;
+        try (var h = harness(ONE_SHARD, new BankLayout(4, 0, "384x384-aaaa"))) {
+            h.initializeState(old);
+            h.open();
+            next = h.snapshot(2, 2);
+        }
+        String refusal = refusedRestore(next, new BankLayout(2, 0, "384x384-aaaa"));
+        assertTrue(refusal.contains("cmt.memory.shards=4"), refusal);
     }
 }

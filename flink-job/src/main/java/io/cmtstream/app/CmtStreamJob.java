@@ -23,11 +23,13 @@ import io.cmtstream.ingest.QueryIdGuard;
 import io.cmtstream.ingest.QueryValidator;
 import io.cmtstream.ingest.SplitDeadLetters;
 import io.cmtstream.ingest.TenantBacklog;
+import io.cmtstream.memory.BankLayout;
 import io.cmtstream.memory.MemoryShardFunction;
 import io.cmtstream.memory.QueryFanOut;
 import io.cmtstream.memory.ShardAssigner;
 import io.cmtstream.memory.ShardHits;
 import io.cmtstream.memory.ShardQuery;
+import io.cmtstream.model.MemorySpace;
 import io.cmtstream.model.ModelConfig;
 import io.cmtstream.model.ModelLoadException;
 import io.cmtstream.model.ModelSpec;
@@ -79,6 +81,18 @@ public final class CmtStreamJob {
     static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 900_000;
 
     private CmtStreamJob() {}
+
+    /** The shard count and the model's memory space, which the bank records and checks on restore. */
+    static BankLayout bankLayout(Configuration conf) {
+        String space;
+        try {
+            space = MemorySpace.of(ModelConfig.read(Path.of(conf.get(MODEL_DIR))));
+        } catch (ModelLoadException e) {
+            // The task managers will fail with the full diagnosis; a bank cannot be written without the model.
+            space = null;
+        }
+        return new BankLayout(conf.get(SHARDS), 0, space);
+    }
 
     /** The configured default k, else the one the model was tuned with, else the option's default. */
     static int defaultTopK(Configuration conf) {
@@ -197,7 +211,7 @@ public final class CmtStreamJob {
         DataStream<ShardHits> shardHits = memories
                 .keyBy(d -> shardAssigner.keyOfDocument(d.tenant, d.docId), Types.STRING)
                 .connect(shardQueries.keyBy(q -> shardAssigner.key(q.tenant, q.shard), Types.STRING))
-                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT)))
+                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT), bankLayout(conf)))
                 .uid("memory-bank").name("memory bank (local top-k)");
 
         DataStream<RetrievedContext> contexts = encoded

@@ -2,13 +2,19 @@ package io.cmtstream.memory;
 
 import io.cmtstream.compress.CompressedDocument;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Histogram;
+import org.apache.flink.runtime.execution.SuppressRestartsException;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
 
@@ -23,9 +29,11 @@ import java.util.Map;
  * its askedAt, so it sees every document published before it was asked, and (by default) only those: a memory
  * published after askedAt is skipped however early it arrived, so a replayed or late-processed query gets the same
  * answer. The bank keeps only a document's latest version, so a document upserted after askedAt is not seen at all,
- * and one deleted after askedAt is not seen either.
+ * and one deleted after askedAt is not seen either. The bank's {@link BankLayout} is kept beside it and checked on
+ * restore.
  */
-public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits> {
+public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits>
+        implements CheckpointedFunction {
     static final MapStateDescriptor<String, Memory> MEMORIES =
             new MapStateDescriptor<>("memories", Types.STRING, TypeInformation.of(Memory.class));
     /** Pending queries under "askedAt/arrival number" (see {@link PendingQueries}). */
@@ -33,8 +41,12 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
             new MapStateDescriptor<>("pending-by-asked-at", Types.STRING, TypeInformation.of(ShardQuery.class));
     static final MapStateDescriptor<Long, Integer> PENDING_COUNTS =
             new MapStateDescriptor<>("pending-counts", Types.LONG, Types.INT);
+    /** Every subtask's {@link BankLayout}, as union state: after a rescale each subtask checks them all. */
+    static final ListStateDescriptor<String> LAYOUT = new ListStateDescriptor<>("bank-layout", Types.STRING);
 
     private final boolean asOfAskedAt;
+    private final BankLayout layout;
+    private transient ListState<String> layoutState;
     private transient MapState<String, Memory> memories;
     private transient PendingQueries pending;
     /** Key matrices of the shards this subtask owns; a cache of state, rebuilt lazily after a restore. */
@@ -48,15 +60,43 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
 
     /** Matching as of askedAt (the default of {@code cmt.query.as-of-asked-at}). */
     public MemoryShardFunction() {
-        this(true);
+        this(true, BankLayout.UNKNOWN);
     }
 
     /**
      * @param asOfAskedAt whether a query is matched only among memories published at or before its askedAt, so
      *                    its answer does not depend on how late it was processed
+     * @param layout the shard count and memory space this bank is written under (its max parallelism is taken
+     *               from the running operator)
      */
-    public MemoryShardFunction(boolean asOfAskedAt) {
+    public MemoryShardFunction(boolean asOfAskedAt, BankLayout layout) {
         this.asOfAskedAt = asOfAskedAt;
+        this.layout = layout;
+    }
+
+    private BankLayout layout() {
+        return layout.withMaxParallelism(getRuntimeContext().getTaskInfo().getMaxNumberOfParallelSubtasks());
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        layoutState = context.getOperatorStateStore().getUnionListState(LAYOUT);
+        if (!context.isRestored()) {
+            return;
+        }
+        BankLayout current = layout();
+        for (String recorded : layoutState.get()) {
+            String refusal = current.refusal(BankLayout.decode(recorded));
+            if (refusal != null) {
+                // A restart would restore the same state under the same options: fail once, saying why.
+                throw new SuppressRestartsException(new IllegalStateException(refusal));
+            }
+        }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        layoutState.update(List.of(layout().encode()));
     }
 
     private long asOf(ShardQuery query) {

@@ -204,6 +204,21 @@ def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_w
     return loss / len(spans)
 
 
+def bundle_weights(model_dir, model):
+    """A float state dict for `model` from a bundle's exported reader (int8 matrices de-quantised): a later stage
+    can start from the shipped weights when the training checkpoints are gone (they live outside git)."""
+    info = json.load(open(os.path.join(model_dir, "model.json")))
+    got = torch.jit.load(os.path.join(model_dir, info["files"]["reader"])).state_dict()
+    out = {}
+    for name in model.state_dict():
+        if name.endswith(".weight") and name[:-len(".weight")] + ".wq" in got:
+            base = name[:-len(".weight")]
+            out[name] = got[base + ".wq"].float() * got[base + ".ws"]
+        else:
+            out[name] = got[name]
+    return out
+
+
 def train(a):
     torch.manual_seed(a.seed)
     cache = Cache(a.cache)
@@ -224,9 +239,13 @@ def train(a):
     step, order, spent = 0, None, 0
     ckpt = a.ckpt
     if a.init and (a.fresh or not os.path.exists(ckpt)):
-        # a second stage: the weights of an earlier run, a new optimiser and schedule
+        # a later stage: the weights of an earlier run, a new optimiser and schedule
         model.load_state_dict(torch.load(a.init)["model"])
         print(f"initialised from {a.init}", flush=True)
+    elif a.init_bundle and (a.fresh or not os.path.exists(ckpt)):
+        model.load_state_dict(bundle_weights(a.init_bundle, model))
+        a.prior_stages = json.load(open(os.path.join(a.init_bundle, "model.json")))["training"]["reader"]["stages"]
+        print(f"initialised from the exported reader in {a.init_bundle}", flush=True)
     if os.path.exists(ckpt) and not a.fresh:
         c = torch.load(ckpt)
         model.load_state_dict(c["model"])
@@ -416,7 +435,10 @@ def stages(ckpt):
            if k in ("epochs", "batch", "lr", "warmup", "negatives", "width", "neg_width", "seed", "threads")}
     run.update(steps=c["step"], seconds=c.get("seconds"))
     init = c["args"].get("init")
-    return (stages(init) if init else []) + [run]
+    before = stages(init) if init else c["args"].get("prior_stages") or []
+    if c["args"].get("init_bundle"):
+        run["init"] = "the exported reader of the previous bundle (int8 matrices de-quantised)"
+    return before + [run]
 
 
 def write_model_json(model_dir, reader_path, split_layer, args, figures, max_answer=MAX_ANSWER):
@@ -497,6 +519,8 @@ def main():
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--ckpt", default="training/cache/late_ckpt.pt", help="checkpoint to resume, evaluate, export")
     ap.add_argument("--init", default="", help="train: start from this checkpoint's weights (a later stage)")
+    ap.add_argument("--init-bundle", default="",
+                    help="train: start from the reader exported in this model directory (when no checkpoint is left)")
     ap.add_argument("--k", default="1,3")
     ap.add_argument("--match-weights", default="0,0.5,1,2,4,8,16",
                     help="eval: weights of the match score added to a span's score, chosen at the largest k")

@@ -1,13 +1,13 @@
 package io.cmtstream.bench;
 
-import io.cmtstream.memory.MatchKey;
-import io.cmtstream.memory.Memory;
 import io.cmtstream.app.Cli;
 import io.cmtstream.app.JobArgs;
 import io.cmtstream.app.JobConfig;
-import io.cmtstream.eval.SquadDataset;
-import io.cmtstream.eval.SquadSplit;
+import io.cmtstream.memory.MatchKey;
+import io.cmtstream.memory.Memory;
 import io.cmtstream.model.ModelConfig;
+import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.squad.SquadSplit;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -5,6 +5,8 @@ import io.cmtstream.model.CmtModel;
 import io.cmtstream.model.Encoding;
 import io.cmtstream.model.MemoryStates;
 import io.cmtstream.model.ModelInfo;
+import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.squad.SquadSplit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,6 +1,5 @@
 package io.cmtstream.memory;
 
-import io.cmtstream.compress.CompressedDocument;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.execution.SuppressRestartsException;

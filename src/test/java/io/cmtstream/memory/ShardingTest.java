@@ -1,6 +1,7 @@
 package io.cmtstream.memory;
 
 import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.compress.QueryFanOut;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package io.cmtstream.app;
 
 import io.cmtstream.client.CmtClient;
-import io.cmtstream.compress.CompressedDocument;
+import io.cmtstream.memory.CompressedDocument;
 import io.cmtstream.model.ModelConfig;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;

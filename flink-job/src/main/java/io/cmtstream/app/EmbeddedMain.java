@@ -2,10 +2,10 @@ package io.cmtstream.app;
 
 import io.cmtstream.avro.Answer;
 import io.cmtstream.client.CmtClient;
-import io.cmtstream.eval.SquadDataset;
-import io.cmtstream.eval.SquadFiles;
-import io.cmtstream.eval.SquadSplit;
 import io.cmtstream.model.ModelConfig;
+import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.squad.SquadFiles;
+import io.cmtstream.squad.SquadSplit;
 import org.apache.flink.configuration.RestOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -2,6 +2,7 @@ package io.cmtstream.compress;
 
 import io.cmtstream.avro.Document;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.memory.CompressedDocument;
 import io.cmtstream.model.ModelRuntime;
 import io.cmtstream.model.ModelSpec;
 import org.apache.flink.metrics.Counter;

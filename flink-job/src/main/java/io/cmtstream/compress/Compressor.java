@@ -3,6 +3,7 @@ package io.cmtstream.compress;
 import io.cmtstream.avro.Document;
 import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Query;
+import io.cmtstream.memory.CompressedDocument;
 import io.cmtstream.memory.Memory;
 import io.cmtstream.model.Encoding;
 import io.cmtstream.model.MemoryStates;

@@ -1,6 +1,7 @@
 package io.cmtstream.eval;
 
 import io.cmtstream.app.Cli;
+import io.cmtstream.squad.SquadFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

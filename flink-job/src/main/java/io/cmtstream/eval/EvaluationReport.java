@@ -1,5 +1,6 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.squad.SquadScorer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,8 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.squad.SquadScorer;
+import io.cmtstream.squad.SquadSplit;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.cmtstream.memory.MatchKey;

@@ -1,13 +1,17 @@
 package io.cmtstream.eval;
 
-import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.app.Cli;
+import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.app.JobArgs;
 import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
+import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.squad.SquadFiles;
+import io.cmtstream.squad.SquadScorer;
+import io.cmtstream.squad.SquadSplit;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;

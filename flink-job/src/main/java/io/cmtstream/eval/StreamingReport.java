@@ -1,5 +1,6 @@
 package io.cmtstream.eval;
 
+import io.cmtstream.squad.SquadScorer;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;

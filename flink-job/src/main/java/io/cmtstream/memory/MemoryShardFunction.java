@@ -1,6 +1,5 @@
 package io.cmtstream.memory;
 
-import io.cmtstream.compress.CompressedDocument;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;

@@ -1,5 +1,6 @@
 package io.cmtstream.memory;
 
+import io.cmtstream.compress.EncodedQuery;
 /** One shard's copy of a query: just what local matching needs. A Flink POJO. */
 public class ShardQuery {
     public String tenant;

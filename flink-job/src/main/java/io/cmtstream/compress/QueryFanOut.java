@@ -1,6 +1,6 @@
-package io.cmtstream.memory;
+package io.cmtstream.compress;
 
-import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.memory.ShardQuery;
 import org.apache.flink.api.common.functions.FlatMapFunction;
 import org.apache.flink.util.Collector;
 

@@ -1,4 +1,4 @@
-package io.cmtstream.eval;
+package io.cmtstream.squad;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.cmtstream.eval;
+package io.cmtstream.squad;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package io.cmtstream.eval;
+package io.cmtstream.squad;
 
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,6 +1,4 @@
-package io.cmtstream.compress;
-
-import io.cmtstream.memory.Memory;
+package io.cmtstream.memory;
 
 /**
  * A document after the compressor: the memory to store, or a delete. A Flink POJO.

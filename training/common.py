@@ -1,4 +1,5 @@
-"""Data access, SQuAD metric, BM25 and evaluation shared by train.py and fixture.py."""
+"""Data access, SQuAD metric, answer targets, BM25 and evaluation shared by the training modules (train.py,
+span_stage.py, lexical.py, fixture.py, the analyses). Imports no pipeline step, so any module may import it."""
 import collections
 import math
 import os
@@ -33,6 +34,35 @@ def em_f1(preds, refs):
     em = sum(max(float(normalize_answer(p) == normalize_answer(g)) for g in r) for p, r in zip(preds, refs))
     f1 = sum(max(f1_score(p, g) for g in r) for p, r in zip(preds, refs))
     return 100.0 * em / len(preds), 100.0 * f1 / len(preds)
+
+
+# ---------------------------------------------------------------- answer targets
+def pick_answer(answers):
+    """The training target among the references: the one given most often once normalised (ties: the shorter),
+    as first written."""
+    c = {}
+    for a in answers:
+        c.setdefault(normalize_answer(a), []).append(a)
+    best = max(c.values(), key=lambda v: (len(v), -len(v[0])))
+    return best[0]
+
+
+def find_span(para_ids, ans_ids):
+    """First position of ans_ids inside para_ids, or -1."""
+    n = len(ans_ids)
+    for j in range(1, len(para_ids) - n):
+        if para_ids[j:j + n] == ans_ids:
+            return j
+    return -1
+
+
+def locate_span(para_ids, ans_ids, max_len, grid):
+    """(start, length) of the answer's tokens in the paragraph when the aggregator can name that span (at most
+    `max_len` tokens, ending inside the memory's `grid` token positions), else None."""
+    j = find_span(para_ids, ans_ids) if ans_ids else -1
+    if j >= 0 and len(ans_ids) <= max_len and j + len(ans_ids) <= grid:
+        return j, len(ans_ids)
+    return None
 
 
 # ---------------------------------------------------------------- features

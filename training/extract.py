@@ -10,9 +10,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from backbone import Bert  # noqa: E402
-from wordpiece import WordPiece  # noqa: E402
+from training.backbone import Bert
+from training.wordpiece import WordPiece
 
 MAX_DOC, MAX_Q = 256, 64
 

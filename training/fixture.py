@@ -10,11 +10,10 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from backbone import Bert, OnnxGraphRunner  # noqa: E402
-from common import BOS, EOS, NEG_LOGIT, load_heads  # noqa: E402
-from lexical import answer_vocabulary, document_weights, load_idf, query_terms  # noqa: E402
-from wordpiece import WordPiece  # noqa: E402
+from training.backbone import Bert, OnnxGraphRunner
+from training.common import BOS, EOS, NEG_LOGIT, load_heads
+from training.lexical import answer_vocabulary, document_weights, load_idf, query_terms
+from training.wordpiece import WordPiece
 
 
 def r(t, nd=6):

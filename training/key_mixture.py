@@ -4,18 +4,16 @@ The key is normalize(a*cls + b*mean + c*ctx + d*lex) (training/model.py, Compres
 the rest of the key head. This asks whether another mixture of the same parts would match better, on the
 validation split only (the test split is not read). Needs training/cache/features.pt (training/extract.py).
 
-    /usr/bin/python3 training/key_mixture.py
+    /usr/bin/python3 -m training.key_mixture
 """
 import itertools
 import os
-import sys
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, recall_at  # noqa: E402
-from reexport import bundled_compressor  # noqa: E402
+from training.common import Features, recall_at
+from training.bundle import bundled_compressor
 
 torch.set_num_threads(2)
 ROOT = os.path.join(os.path.dirname(__file__), '..')

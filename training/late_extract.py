@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from backbone import Bert
-from wordpiece import WordPiece, _is_whitespace
+from training.backbone import Bert
+from training.wordpiece import WordPiece, _is_whitespace
 
 MAX_DOC, MAX_Q = 256, 64
 

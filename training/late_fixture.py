@@ -6,7 +6,7 @@ exported compressor.pt and reader.pt loaded with torch.jit.load and given the we
 return, as the Java runtime does it. Inputs: two paragraphs of the first test article and the first question of
 each (parity only: nothing is chosen on them).
 
-    PYTHONPATH=training /usr/bin/python3 training/late_fixture.py [--model models/cmt-bge-small-squad]
+    /usr/bin/python3 -m training.late_fixture [--model models/cmt-bge-small-squad]
 """
 import argparse
 import json
@@ -14,10 +14,11 @@ import os
 
 import torch
 
-from backbone import Bert, OnnxGraphRunner
-from late_extract import encode_with_spaces, quantize_tokens
-from late_reader import best_spans, span_text
-from lexical import document_weights, load_idf, query_terms
+from training.backbone import Bert, OnnxGraphRunner
+from training.late_extract import encode_with_spaces, quantize_tokens
+from training.late_reader import best_spans, span_text
+from training.lexical import document_weights, load_idf, query_terms
+from training.wordpiece import WordPiece
 
 
 def r(t, nd=6):
@@ -34,7 +35,6 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     info = json.load(open(os.path.join(a.model, "model.json")))
-    from wordpiece import WordPiece
     tok = WordPiece(os.path.join(a.backbone, info["backbone"]["tokenizerResource"]))
     vocab = tok.inv
     onnx_path = os.path.join(a.backbone, info["backbone"]["onnxResource"])

@@ -9,8 +9,8 @@ memory's states and scores every memory token as answer start and end. With k me
 question separately and the spans of all k compete under one softmax ("shared normalisation"), so a memory's
 rank has no effect on what is read from it, and more memories only add candidates.
 
-    PYTHONPATH=training /usr/bin/python3 training/late_reader.py train [--minutes 60] [--negatives 1]
-    PYTHONPATH=training /usr/bin/python3 training/late_reader.py eval [--k 1,3]
+    /usr/bin/python3 -m training.late_reader train [--minutes 60] [--negatives 1]
+    /usr/bin/python3 -m training.late_reader eval [--k 1,3]
 
 Checkpoints (model, optimiser, step, data order) go to `--ckpt` every few minutes; `train` resumes from it, and
 `--init` starts a later stage from an earlier checkpoint's weights. Every choice is made on the validation split.
@@ -26,9 +26,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from backbone import Bert
-from common import em_f1
-from model import Head, QLinear, quantize_all
+from training.backbone import Bert
+from training.common import em_f1
+from training.model import Head, QLinear, quantize_all
 
 NEG = -1.0e4
 MAX_ANSWER = 30
@@ -352,7 +352,7 @@ def match_scores(cache, model_dir, qrows, prows):
     lex = info.get("lexical")
     if lex:
         # the memory bank's match score: the keys' cosine plus queryWeight x BM25 over WordPiece ids
-        from lexical import lexical_scores, load_idf
+        from training.lexical import lexical_scores, load_idf
         S += lex["queryWeight"] * lexical_scores(cache, prows, qrows, load_idf(model_dir, lex), lex["averageLength"])
     return S
 

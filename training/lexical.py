@@ -28,7 +28,7 @@ with the memory's terms: an answer longer than the longest span the aggregator l
 is a run-on (the reader, kept from a garbled piece, goes on to the token limit), and the cut is taken when it costs
 no validation F1.
 
-    /usr/bin/python3 training/lexical.py [models/cmt-bge-small-squad [target/backbone]]
+    /usr/bin/python3 -m training.lexical [models/cmt-bge-small-squad [target/backbone]]
 Needs training/cache/features.pt (training/extract.py).
 """
 import collections
@@ -41,9 +41,8 @@ import unicodedata
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, answer, em_f1, encode, load_heads, recall_at  # noqa: E402
-from wordpiece import WordPiece  # noqa: E402
+from training.common import Features, answer, em_f1, encode, load_heads, recall_at
+from training.wordpiece import WordPiece
 
 SPECIAL = (0, 101, 102)
 K1, B, MIN_IDF = 0.9, 0.4, 1.0
@@ -185,7 +184,7 @@ def main(model_dir="models/cmt-bge-small-squad", backbone="target/backbone"):
     h.update(json.dumps({"maxAnswerTokens": info["maxAnswerTokens"]}).encode())
     info["version"] = info["version"].split("-lexical-")[0] + "-lexical-" + h.hexdigest()[:6]
     info.setdefault("training", {})["lexical"] = {
-        "command": "/usr/bin/python3 training/lexical.py " + model_dir,
+        "command": "/usr/bin/python3 -m training.lexical " + model_dir,
         "idfFrom": f"train split: {n} paragraphs; weight 0 for the special tokens, the {len(punctuation)} "
                    f"punctuation and symbol tokens and the "
                    f"{int((idf == 0).sum()) - len(SPECIAL) - len(punctuation)} most common terms (idf < {MIN_IDF})",

@@ -11,19 +11,17 @@ not read), the bundled key with:
     normalisation, query terms counted once), alone and added to the dense score.
 Needs training/cache/features.pt (training/extract.py).
 
-    /usr/bin/python3 training/lexical_bound.py
+    /usr/bin/python3 -m training.lexical_bound
 """
 import collections
 import math
 import os
-import sys
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, bm25_rank, recall_at  # noqa: E402
-from reexport import bundled_compressor  # noqa: E402
+from training.common import Features, bm25_rank, recall_at
+from training.bundle import bundled_compressor
 
 torch.set_num_threads(2)
 ROOT = os.path.join(os.path.dirname(__file__), "..")

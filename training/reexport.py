@@ -9,7 +9,7 @@ the old files' outputs on inputs from the feature cache (real backbone states of
 training/cache/features.pt; random inputs when the cache is missing), and writes them back in place. model.json
 only gets the new format; embeddings.pt is not touched.
 
-    /usr/bin/python3 training/reexport.py [--model models/cmt-bge-small-squad] [--cache training/cache]
+    /usr/bin/python3 -m training.reexport [--model models/cmt-bge-small-squad] [--cache training/cache]
 """
 import argparse
 import hashlib
@@ -20,10 +20,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import EOS, BOS, PAD, Features  # noqa: E402
-from model import Aggregator, Compressor, Reader, quantize_all  # noqa: E402
-from train import FORMAT, check_traces, parse_args, trace_heads  # noqa: E402
+from training.bundle import FORMAT, check_traces, eager_heads, load_state, trace_heads
+from training.common import EOS, BOS, PAD, Features
 
 HEADS = ("compressor", "aggregator", "reader")
 
@@ -40,46 +38,6 @@ class Called:
 
     def step(self, *args):
         return self.m.step(*args, *self.w)
-
-
-def eager_heads(info):
-    """The eager modules with the exported hyper-parameters (train.py's defaults where model.json has none)."""
-    hp = dict(vars(parse_args([])))
-    hp.update(info.get("training", {}).get("hyperparameters", {}))
-    dims = info["dims"]
-    assert (dims["memoryTokens"], dims["tokensPerMemory"], dims["softPrompt"]) == (
-        hp["memory"], hp["chunk"], hp["prompt"]), (dims, hp)
-    # train.py keeps the hard (arg-max span) aggregator when it does better on validation and records that choice
-    hard = info["training"]["figures"]["validation"]["decoding"] == "hard"
-    comp = Compressor(m=hp["memory"], c=hp["chunk"], vocab=dims["vocab"])
-    agg = Aggregator(m=hp["memory"], c=hp["chunk"], p=hp["prompt"], hard=hard,
-                     scorer=info["training"].get("spanScorer"))
-    reader = Reader(p=hp["prompt"], vocab=dims["vocab"])
-    return {"compressor": comp, "aggregator": agg, "reader": reader}, hard
-
-
-def load_state(module, traced, name):
-    quantize_all(module)
-    sd = traced.state_dict()
-    want = module.state_dict()
-    assert set(sd) == set(want), (name, sorted(set(sd) ^ set(want)))
-    for k, v in sd.items():
-        assert v.shape == want[k].shape and v.dtype == want[k].dtype, (name, k, v.shape, want[k].shape)
-    result = module.load_state_dict(sd, strict=True)
-    assert not result.missing_keys and not result.unexpected_keys, result
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return len(sd)
-
-
-def bundled_compressor(model_dir):
-    """(eager compressor with the bundle's weights, de-quantised word embeddings) of an exported model, for the
-    analysis scripts that look inside the key (key_mixture.py, lexical_bound.py)."""
-    info = json.load(open(os.path.join(model_dir, "model.json")))
-    comp = eager_heads(info)[0]["compressor"]
-    load_state(comp, torch.jit.load(os.path.join(model_dir, info["files"]["compressor"])), "compressor")
-    return comp, torch.jit.load(os.path.join(model_dir, info["files"]["embeddings"]))(torch.zeros(1))
 
 
 def inputs(cache, info, n=48):

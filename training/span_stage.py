@@ -8,17 +8,22 @@ trains a deeper scorer on the span loss alone, cheaply: the reader already reads
 (gold-span forcing in the first stage), and the prompt is built from the scorer's chosen span in the same way.
 
 Runs inside train.py (`train_span_scorer`), or on an exported bundle for experiments:
-    /usr/bin/python3 training/span_stage.py --model models/cmt-bge-small-squad --minutes 10
+    /usr/bin/python3 -m training.span_stage --model models/cmt-bge-small-squad --minutes 10
 """
+import argparse
+import json
 import math
+import os
 import random
 import time
 
 import torch
 import torch.nn.functional as F
 
-from common import em_f1, encode
-from model import key_bias
+from training.bundle import eager_heads, load_state
+from training.common import Features, em_f1, encode, locate_span, pick_answer
+from training.model import key_bias
+from training.wordpiece import WordPiece
 
 SCORER = {"w": 128, "heads": 4, "ffn": 256, "layers": 2, "fw": 64, "fuse": 1}
 
@@ -176,15 +181,6 @@ def train_span_scorer(comp, agg, E, feats, tok, spans, seed, minutes, lr=1e-3, m
 
 
 def main():
-    import argparse
-    import json
-    import os
-    import sys
-    sys.path.insert(0, os.path.dirname(__file__))
-    from common import Features
-    from reexport import eager_heads, load_state
-    from train import locate_span, pick_answer
-    from wordpiece import WordPiece
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="models/cmt-bge-small-squad")
     ap.add_argument("--cache", default="training/cache")

@@ -2,19 +2,17 @@
 questions from its top-k memories with the memory tokens as float32, float16 (what the job's memory bank stores)
 and int8 (one float32 scale per memory token row), everything else unchanged.
 
-    /usr/bin/python3 training/storage_precision.py [--split test] [--model models/cmt-bge-small-squad]
+    /usr/bin/python3 -m training.storage_precision [--split test] [--model models/cmt-bge-small-squad]
 """
 import argparse
 import json
 import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import Features, answer, em_f1, encode, load_heads  # noqa: E402
-from wordpiece import WordPiece  # noqa: E402
+from training.common import Features, answer, em_f1, encode, load_heads
+from training.wordpiece import WordPiece
 
 
 def as_int8(mem):

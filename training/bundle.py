@@ -59,7 +59,7 @@ def trace_heads(comp, agg, reader, E, M, P, H=384):
     m[1, 7:] = 0
     wc = comp.weights(LIKE)
     tc = torch.jit.trace_module(comp, {"forward": (h, ids, m, E, wc), "weights": (LIKE,)}, check_trace=False)
-    ta = trace_aggregator(agg, M)
+    ta = trace_aggregator(agg, M, H)
     p, a, among = torch.randn(2, P, H), torch.randint(1000, 5000, (2, 1)), torch.randint(0, 30000, (2, 7))
     wr = reader.weights(LIKE)
     _, cache = reader(p, a, E, wr)

@@ -207,7 +207,8 @@ def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_w
 def bundle_weights(model_dir, model):
     """A float state dict for `model` from a bundle's exported reader (int8 matrices de-quantised): a later stage
     can start from the shipped weights when the training checkpoints are gone (they live outside git)."""
-    info = json.load(open(os.path.join(model_dir, "model.json")))
+    with open(os.path.join(model_dir, "model.json")) as f:
+        info = json.load(f)
     got = torch.jit.load(os.path.join(model_dir, info["files"]["reader"])).state_dict()
     out = {}
     for name in model.state_dict():

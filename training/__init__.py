@@ -6,4 +6,5 @@ lexical, late_extract, late_reader, late_fixture; make_split wrote data/squad/sp
 are the tools of the older cmt-model/3 bundle (re-tracing it in place, its parity fixture).
 Shared modules, which import no pipeline step: backbone, wordpiece, model, common, bundle.
 analysis/ holds the one-off analyses (python -m training.analysis.<name>), which only print figures for docs/.
+tests/ holds the unittest checks (`/usr/bin/python3 -m unittest discover -s training/tests -t .`).
 """

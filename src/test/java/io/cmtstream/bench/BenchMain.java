@@ -32,7 +32,7 @@ import java.util.Map;
  * <pre>
  * mvn -B -q test-compile exec:exec@bench -Dcmt.args="--sizes 1000,10000,100000"
  * </pre>
- * Not a test: machine-dependent figures, no assertions. {@code BenchSmokeTest} runs it at toy sizes in CI.
+ * Not a test: machine-dependent figures, no assertions. {@code BenchSmokeITCase} runs it at toy sizes in CI.
  */
 public final class BenchMain {
     private BenchMain() {}

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Keeps the benchmark command working: the whole run at toy sizes (figures from it mean nothing). */
-class BenchSmokeTest {
+class BenchSmokeITCase {
     @Test
     void benchmarkCommandRunsEverySectionAtToySizes() throws Exception {
         Path out = Files.createTempDirectory("cmt-bench");

@@ -9,7 +9,7 @@ PyTorch outputs for fixed inputs (the parity of the TorchScript path, independen
   late_reader.trace as the real reader is.
 
 Run from the repository root with Debian's torch:
-    PYTHONPATH=training /usr/bin/python3 src/test/resources/models/tiny-random/make_tiny_random.py
+    PYTHONPATH=. /usr/bin/python3 src/test/resources/models/tiny-random/make_tiny_random.py
 """
 import json
 import os
@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from late_reader import LateReader, trace
+from training.late_reader import LateReader, trace
 
 H, K, M, V, FFN = 384, 64, 2, 30522, 32
 PAD, CLS, SEP = 0, 101, 102

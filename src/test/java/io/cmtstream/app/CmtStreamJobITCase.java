@@ -14,6 +14,7 @@ import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,6 +39,7 @@ import java.util.UUID;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -182,7 +184,12 @@ class CmtStreamJobITCase {
             long deadline = System.nanoTime() + ANSWER_TIMEOUT.toNanos();
             while (out.size() < atLeast && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    out.add(decoder.decode(r.value()));
+                    DeadLetter d = decoder.decode(r.value());
+                    Header code = r.headers().lastHeader(CmtStreamJob.REASON_HEADER);
+                    assertNotNull(code, "no " + CmtStreamJob.REASON_HEADER + " header on " + d);
+                    assertEquals(d.getReason().substring(0, d.getReason().indexOf(':')),
+                            new String(code.value(), StandardCharsets.UTF_8), "header of " + d);
+                    out.add(d);
                 }
             }
         }

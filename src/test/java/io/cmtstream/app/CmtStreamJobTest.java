@@ -140,6 +140,17 @@ class CmtStreamJobTest {
     }
 
     @Test
+    void aDeadLetterCarriesItsStableReasonCodeAsAKafkaHeader() {
+        io.cmtstream.avro.DeadLetter d = io.cmtstream.avro.DeadLetter.newBuilder().setTopic("queries")
+                .setPartition(0).setOffset(7L).setReason("EMPTY_TEXT: question is empty")
+                .setFailedAt(java.time.Instant.EPOCH).build();
+        org.apache.kafka.common.header.Headers headers = CmtStreamJob.deadLetterHeaders(d);
+        assertEquals(1, headers.toArray().length);
+        assertEquals("EMPTY_TEXT", new String(headers.lastHeader("cmt.reason").value(),
+                java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
     void theBankRecordsTheShardCountAndTheModelsMemorySpaceUnderTheOptionsItNames() {
         Configuration conf = JobConfig.fromMap(Map.of("cmt.memory.shards", "3"));
         BankLayout layout = CmtStreamJob.bankLayout(conf);

@@ -21,6 +21,7 @@ import io.cmtstream.ingest.QueriesHoldNoTime;
 import io.cmtstream.ingest.QueryAdmission;
 import io.cmtstream.ingest.QueryIdGuard;
 import io.cmtstream.ingest.QueryValidator;
+import io.cmtstream.ingest.Rejection;
 import io.cmtstream.ingest.SplitDeadLetters;
 import io.cmtstream.ingest.TenantBacklog;
 import io.cmtstream.memory.BankLayout;
@@ -42,7 +43,9 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.HeaderProvider;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchemaBuilder;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
@@ -54,6 +57,8 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.header.Headers;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -79,6 +84,8 @@ public final class CmtStreamJob {
     static final long MODEL_RETRY_BACKOFF_MILLIS = 100;
     /** The sinks' transaction timeout unless {@code cmt.kafka.properties.transaction.timeout.ms} sets one. */
     static final long DEFAULT_TRANSACTION_TIMEOUT_MILLIS = 900_000;
+    /** Kafka header of every dead letter: its stable reason code in UTF-8 ({@link #deadLetterHeaders}). */
+    public static final String REASON_HEADER = "cmt.reason";
 
     private CmtStreamJob() {}
 
@@ -228,7 +235,8 @@ public final class CmtStreamJob {
                 .process(new SplitDeadLetters<Answer>()).returns(Answer.class)
                 .uid("read-model-errors").name("model errors of answers");
         answers.sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
-                        a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), "answers"))
+                        a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), null,
+                        "answers"))
                 .uid("answers-sink").name("answers");
 
         documents.getSideOutput(SplitDeadLetters.DEAD_LETTERS)
@@ -237,7 +245,7 @@ public final class CmtStreamJob {
                         encoded.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         answers.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
                 .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class, CmtStreamJob::deadLetterKey,
-                        "dead-letters"))
+                        CmtStreamJob::deadLetterHeaders, "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");
     }
 
@@ -253,6 +261,15 @@ public final class CmtStreamJob {
         byte[] id = new byte[key.remaining()];
         key.get(id);
         return (d.getTopic() + "/" + new String(id, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * A dead letter's Kafka headers: {@value #REASON_HEADER}, the reason's stable code (e.g. {@code EMPTY_TEXT}), so
+     * a consumer or an operator's {@code kcat} can filter or route dead letters without decoding Avro.
+     */
+    static Headers deadLetterHeaders(DeadLetter d) {
+        return new RecordHeaders().add(REASON_HEADER,
+                Rejection.of(d.getReason()).name().getBytes(StandardCharsets.UTF_8));
     }
 
     /** How the model functions treat a record the model fails on ({@link ModelCallGuard}). */
@@ -321,19 +338,24 @@ public final class CmtStreamJob {
         return props;
     }
 
+    /** A sink of Avro records of {@code type}, keyed by {@code key}, with {@code headers} unless null. */
     private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(
-            Configuration conf, String topic, Class<T> type, SerializationSchema<T> key, String name) {
+            Configuration conf, String topic, Class<T> type, SerializationSchema<T> key,
+            HeaderProvider<T> headers, String name) {
         Properties props = sinkProperties(conf);
         DeliveryGuarantee guarantee = conf.get(DELIVERY) == Delivery.EXACTLY_ONCE
                 ? DeliveryGuarantee.EXACTLY_ONCE : DeliveryGuarantee.AT_LEAST_ONCE;
+        KafkaRecordSerializationSchemaBuilder<T> records = KafkaRecordSerializationSchema.<T>builder()
+                .setTopic(topic)
+                .setKeySerializationSchema(key)
+                .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type));
+        if (headers != null) {
+            records = records.setHeaderProvider(headers);
+        }
         return KafkaSink.<T>builder()
                 .setBootstrapServers(conf.get(BOOTSTRAP_SERVERS))
                 .setKafkaProducerConfig(props)
-                .setRecordSerializer(KafkaRecordSerializationSchema.<T>builder()
-                        .setTopic(topic)
-                        .setKeySerializationSchema(key)
-                        .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type))
-                        .build())
+                .setRecordSerializer(records.build())
                 .setDeliveryGuarantee(guarantee)
                 .setTransactionalIdPrefix(conf.get(TRANSACTIONAL_ID_PREFIX) + "-" + name)
                 .build();

@@ -31,6 +31,19 @@ public enum Rejection {
      */
     OVERLOADED;
 
+    /**
+     * The code a DeadLetter's reason starts with; {@code MALFORMED_AVRO} for a reason that names none (every reason
+     * the job writes names one, see {@link #reason}).
+     */
+    public static Rejection of(String reason) {
+        int colon = reason.indexOf(':');
+        try {
+            return valueOf(colon < 0 ? reason : reason.substring(0, colon));
+        } catch (IllegalArgumentException e) {
+            return MALFORMED_AVRO;
+        }
+    }
+
     /** Formats the reason carried by a DeadLetter: {@code CODE: detail}. */
     public String reason(String detail) {
         return name() + ": " + detail;

@@ -36,15 +36,6 @@ public class SplitDeadLetters<T> extends ProcessFunction<Ingested<T>, T> {
             return;
         }
         ctx.output(DEAD_LETTERS, in.deadLetter);
-        perReason.get(codeOf(in.deadLetter.getReason())).inc();
-    }
-
-    static Rejection codeOf(String reason) {
-        int colon = reason.indexOf(':');
-        try {
-            return Rejection.valueOf(colon < 0 ? reason : reason.substring(0, colon));
-        } catch (IllegalArgumentException e) {
-            return Rejection.MALFORMED_AVRO;
-        }
+        perReason.get(Rejection.of(in.deadLetter.getReason())).inc();
     }
 }

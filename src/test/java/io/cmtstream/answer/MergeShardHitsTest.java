@@ -98,4 +98,28 @@ public class MergeShardHitsTest {
             assertEquals(0, h.numEventTimeTimers());
         }
     }
+
+    @Test
+    void aMergeHalfDoneAtASnapshotCompletesOnceAfterTheRestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(encoded("acme", "q", 100), 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 0, 100, new MemoryHit("a", 0.5f)), 100L));
+            assertEquals(List.of(), h.extractOutputValues());
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(2)) {
+            h.initializeState(snapshot);
+            h.open();
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 1, 100, new MemoryHit("b", 0.9f)), 100L));
+            List<RetrievedContext> out = h.extractOutputValues();
+            assertEquals(1, out.size(), "merged once, from the shard hits kept in the snapshot and the new ones");
+            assertEquals("Why?", out.get(0).query.question, "the query itself came back from the snapshot");
+            assertEquals(List.of("b", "a"), List.of(out.get(0).hits[0].docId, out.get(0).hits[1].docId));
+            assertEquals(0, h.numKeyedStateEntries());
+            assertEquals(0, h.numEventTimeTimers());
+        }
+    }
 }

@@ -267,4 +267,35 @@ public class MemoryShardFunctionTest {
         String refusal = refusedRestore(next, new BankLayout(2, 0, "384x384-aaaa"));
         assertTrue(refusal.contains("cmt.memory.shards=4"), refusal);
     }
+
+    @Test
+    void anUpsertReplacesItsMemoryAndADeleteRemovesItAlsoAfterARestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(publishedAt("d1", 1, 1, 0), 1L));
+            h.processElement1(new StreamRecord<>(publishedAt("d2", 2, 0, 1), 2L));
+            // d1 again, now with d2's direction: one memory for d1, the new one.
+            h.processElement1(new StreamRecord<>(publishedAt("d1", 3, 0, 1), 3L));
+            h.processElement2(new StreamRecord<>(wide("acme", "after-upsert", 0, 10), 10L));
+            documentWatermark(h, 10);
+            List<ShardHits> out = h.extractOutputValues();
+            h.getOutput().clear();
+            assertEquals(2, out.get(0).searched, "an upsert replaces, it does not add");
+            assertEquals(out.get(0).hits[0].score, out.get(0).hits[1].score, 1e-6f,
+                    "d1's memory is its new version, as close to the question as d2");
+
+            h.processElement1(new StreamRecord<>(CompressedDocument.delete("acme", "d2", 11), 11L));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(ONE_SHARD)) {
+            h.initializeState(snapshot);
+            h.open();
+            h.processElement2(new StreamRecord<>(wide("acme", "after-delete", 0, 20), 20L));
+            documentWatermark(h, 20);
+            assertEquals(List.of("d1"), evidence(h), "the delete held across the restore");
+            assertEquals(1, h.numKeyedStateEntries(), "the deleted memory left no state behind");
+        }
+    }
 }

@@ -25,6 +25,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -34,6 +35,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -74,6 +76,8 @@ final class ReliabilityCluster implements AutoCloseable {
     final MiniCluster flink;
     final Path work;
     private final KafkaProducer<byte[], byte[]> producer;
+    /** For {@link #uncommittedRecords}, which is polled in a tight loop; opened on first use. */
+    private Admin offsetsAdmin;
 
     private ReliabilityCluster(EmbeddedKafka kafka, MiniCluster flink, Path work) {
         this.kafka = kafka;
@@ -140,6 +144,22 @@ final class ReliabilityCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * The broker alone (the job's four default topics plus {@code extraTopics}), for a test that runs Flink
+     * elsewhere (separate processes: {@link ProcessCluster}); {@link #flink} is null.
+     */
+    static ReliabilityCluster brokerOnly(String... extraTopics) throws Exception {
+        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
+        topics.addAll(List.of(extraTopics));
+        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topics.toArray(new String[0]));
+        try {
+            return new ReliabilityCluster(kafka, null, Files.createTempDirectory("cmt-reliability"));
+        } catch (Exception | Error e) {
+            kafka.close();
+            throw e;
+        }
+    }
+
     /** The job options of these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards; then overrides. */
     Map<String, String> settings(Map<String, String> overrides) {
         Map<String, String> s = new LinkedHashMap<>();
@@ -167,17 +187,22 @@ final class ReliabilityCluster implements AutoCloseable {
 
     private JobID submit(Map<String, String> overrides, int parallelism, String savepoint, boolean unused)
             throws Exception {
+        JobGraph job = jobGraph(overrides, parallelism);
+        if (savepoint != null) {
+            job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
+        }
+        return flink.submitJob(job).get().getJobID();
+    }
+
+    /** The job graph of the job with {@code overrides} at {@code parallelism}, as a client submits it. */
+    JobGraph jobGraph(Map<String, String> overrides, int parallelism) throws Exception {
         Configuration conf = JobConfig.fromMap(settings(overrides));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
         env.setParallelism(parallelism);
         CmtStreamJob.build(env, conf);
         StreamGraph graph = env.getStreamGraph();
         graph.setJobName(conf.get(CmtStreamOptions.JOB_NAME));
-        JobGraph job = graph.getJobGraph();
-        if (savepoint != null) {
-            job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
-        }
-        return flink.submitJob(job).get().getJobID();
+        return graph.getJobGraph();
     }
 
     JobStatus status(JobID job) {
@@ -265,6 +290,40 @@ final class ReliabilityCluster implements AutoCloseable {
         Properties p = new Properties();
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         return Admin.create(p);
+    }
+
+    /**
+     * Records of {@code topic} that a read_uncommitted consumer sees and a read_committed one does not yet: the
+     * distance from each partition's last stable offset to its end, summed. More than 0 means a transaction
+     * holding records of {@code topic} is open.
+     */
+    long uncommittedRecords(String topic) {
+        return endOffsets(topic, IsolationLevel.READ_UNCOMMITTED) - committedEnd(topic);
+    }
+
+    /** The last stable offsets of {@code topic} summed: how far a read_committed consumer can read. */
+    long committedEnd(String topic) {
+        return endOffsets(topic, IsolationLevel.READ_COMMITTED);
+    }
+
+    private long endOffsets(String topic, IsolationLevel isolation) {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        for (int p = 0; p < PARTITIONS; p++) {
+            latest.put(new TopicPartition(topic, p), OffsetSpec.latest());
+        }
+        try {
+            if (offsetsAdmin == null) {
+                offsetsAdmin = admin();
+            }
+            long sum = 0;
+            for (var info : offsetsAdmin.listOffsets(latest, new ListOffsetsOptions(isolation))
+                    .all().get(30, TimeUnit.SECONDS).values()) {
+                sum += info.offset();
+            }
+            return sum;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the offsets of " + topic, e);
+        }
     }
 
     /** Stops {@code job} with a savepoint (sources drained of nothing: offsets and state are in it); its path. */
@@ -424,6 +483,12 @@ final class ReliabilityCluster implements AutoCloseable {
     public void close() throws Exception {
         try {
             producer.close(Duration.ofSeconds(5));
+            if (offsetsAdmin != null) {
+                offsetsAdmin.close(Duration.ofSeconds(5));
+            }
+            if (flink == null) {
+                return;
+            }
             // Cancel first: a MiniCluster closed under a running job logs every task's failure.
             for (var j : flink.listJobs().get(10, TimeUnit.SECONDS)) {
                 if (!j.getJobState().isGloballyTerminalState()) {

@@ -1,0 +1,100 @@
+package io.cmtstream.reliability;
+
+import io.cmtstream.avro.Answer;
+import io.cmtstream.ingest.AvroDecoder;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static io.cmtstream.reliability.ReliabilityCluster.document;
+import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The job on a real standalone cluster of separate JVM processes (a JobManager and two TaskManagers, see
+ * {@link ProcessCluster}), submitted through the REST API; documents and queries stream while one TaskManager
+ * process is killed with SIGKILL and a new one started. Stopped with a savepoint, the answers topic read to its
+ * end offsets holds exactly one committed answer per query.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ProcessClusterITCase {
+    private static final String TENANT = "processes";
+    private static final String[] TOPICS = {"rivers", "mountains", "cities", "instruments", "planets"};
+
+    private ReliabilityCluster broker;
+    private ProcessCluster flink;
+
+    @BeforeAll
+    void start() throws Exception {
+        broker = ReliabilityCluster.brokerOnly();
+        flink = ProcessCluster.start(Files.createTempDirectory("cmt-processes"), 2);
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        ReliabilityCluster.closeAll(flink, broker);
+    }
+
+    @Test
+    void aTaskManagerProcessKilledWithSigkillLosesAndDuplicatesNoAnswer() throws Exception {
+        JobID job = flink.submit(broker.jobGraph(Map.of(
+                "cmt.model.dir", ReliabilityCluster.MODEL.toAbsolutePath().toString(),
+                "cmt.checkpoint.interval", "1 s"), 2));
+        ReliabilityCluster.await("job running on both TaskManagers", () -> flink.allTasksRunning(job));
+
+        List<String> queries = new ArrayList<>();
+        int next = publish(0, 30, queries);
+        ReliabilityCluster.await("2 checkpoints", () -> flink.checkpoints(job)[0] >= 2);
+        ReliabilityCluster.await("a transaction holding answers open",
+                () -> broker.uncommittedRecords("answers") > 0);
+        long pid = flink.killTaskManager();
+        flink.startTaskManager();
+        next = publish(next, next + 30, queries);
+        ReliabilityCluster.await("job restored from a checkpoint, every task running again", () ->
+                flink.checkpoints(job)[1] > 0 && flink.allTasksRunning(job) && flink.status(job) == JobStatus.RUNNING);
+        publish(next, next + 15, queries);
+        long completed = flink.checkpoints(job)[0];
+        ReliabilityCluster.await("2 checkpoints after the restore", () -> flink.checkpoints(job)[0] >= completed + 2);
+        flink.stopWithSavepoint(job);
+
+        Map<String, Integer> counts = new TreeMap<>();
+        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
+        for (ConsumerRecord<byte[], byte[]> r : broker.readCommittedToTheEnd("answers")) {
+            Answer a = decoder.decode(r.value());
+            counts.merge(ReliabilityCluster.Answers.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
+        }
+        List<String> lost = queries.stream().filter(q -> !counts.containsKey(q)).toList();
+        long duplicated = counts.values().stream().filter(n -> n > 1).count();
+        System.out.printf("PROCESS CLUSTER: TaskManager pid %d killed with SIGKILL, restored checkpoint %d, "
+                        + "queries %d, answers %d, lost %d, duplicated %d%n", pid, flink.checkpoints(job)[1],
+                queries.size(), counts.values().stream().mapToInt(Integer::intValue).sum(), lost.size(), duplicated);
+        assertEquals(List.of(), lost, "queries with no committed answer");
+        assertEquals(0, duplicated, "queries with more than one committed answer: " + counts);
+        assertEquals(queries.size(), counts.size(), "answers to queries never sent");
+    }
+
+    /** Documents {@code from..to-1}, 60 ms apart, a query after every third; returns {@code to}. */
+    private int publish(int from, int to, List<String> queries) {
+        for (int i = from; i < to; i++) {
+            String topic = TOPICS[i % TOPICS.length];
+            broker.publish(document(TENANT, String.format("doc-%03d", i),
+                    "Entry " + i + " of the archive is about " + topic + " and their names."));
+            if (i % 3 == 2) {
+                broker.publish(query(TENANT, "q" + i, "Which " + topic + " are named?", null));
+                queries.add(ReliabilityCluster.Answers.key(TENANT, "q" + i));
+            }
+            ReliabilityCluster.sleep(60);
+        }
+        return to;
+    }
+}

@@ -62,6 +62,19 @@ class JobJarITCase {
     }
 
     @Test
+    void theJarLeavesOutTheToolsAndWhatOnlyTheyNeed() {
+        // tools/: the embedded default, the evaluation, the bench, with Lucene, XChart, progressbar and the broker.
+        List<String> tools = entries.stream()
+                .filter(e -> e.startsWith("io/cmtstream/eval/") || e.startsWith("io/cmtstream/squad/")
+                        || e.startsWith("io/cmtstream/bench/") || e.startsWith("io/cmtstream/app/Embedded")
+                        || e.startsWith("io/cmtstream/app/StreamingDemo") || e.startsWith("org/apache/lucene/")
+                        || e.startsWith("org/knowm/xchart/") || e.startsWith("me/tongfei/")
+                        || e.startsWith("org/springframework/") || e.startsWith("kafka/server/"))
+                .toList();
+        assertEquals(List.of(), tools);
+    }
+
+    @Test
     void theJarStaysUnderThreeHundredMegabytes() {
         // 392 MB before the platform filter; libtorch_cpu and the bundled encoder are most of what is left.
         assertTrue(bytes < 300L * 1024 * 1024, "job jar is " + bytes / (1024 * 1024) + " MiB");

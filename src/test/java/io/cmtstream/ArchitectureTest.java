@@ -1,5 +1,6 @@
 package io.cmtstream;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,6 +61,15 @@ class ArchitectureTest {
                         "io.cmtstream.memory..", "io.cmtstream.answer..", "io.cmtstream.model..")
                 .should().dependOnClassesThat().resideInAnyPackage("io.cmtstream.eval..", "io.cmtstream.squad..",
                         "io.cmtstream.app..")
+                .check(MAIN);
+    }
+
+    @Test
+    void theClientNeedsOnlyKafkaAvroAndTheSchemas() {
+        // What the client jar holds (io/cmtstream/client, io/cmtstream/avro) must run without the Flink job.
+        classes().that().resideInAnyPackage("io.cmtstream.client..", "io.cmtstream.avro..")
+                .should().onlyDependOnClassesThat().resideInAnyPackage("io.cmtstream.client..", "io.cmtstream.avro..",
+                        "org.apache.kafka..", "org.apache.avro..", "java..")
                 .check(MAIN);
     }
 

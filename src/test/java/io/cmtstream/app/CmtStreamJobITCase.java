@@ -14,6 +14,7 @@ import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.junit.jupiter.api.AfterAll;
@@ -35,6 +36,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -108,6 +111,34 @@ class CmtStreamJobITCase {
             assertTrue(a.getModelVersion().contains("@"), a.getModelVersion());
             assertTrue(a.getEvidence().get(0).getScore() > a.getEvidence().get(evidence.size() - 1).getScore()
                     || evidence.size() == 1);
+        }
+    }
+
+    @Test
+    void askReturnsAFutureCompletedByItsOwnAnswerAndPublishReturnsTheSendFuture() throws Exception {
+        String tenant = "ask-" + UUID.randomUUID().toString().substring(0, 8);
+        List<SquadDataset.Question> asked = new ArrayList<>();
+        for (String title : List.of("Nikola_Tesla", "Genghis_Khan")) {
+            SquadDataset article = squad.select(List.of(title));
+            SquadDataset.Paragraph p = article.paragraphs().get(1);
+            RecordMetadata sent = client.publish(document(tenant, p.id(), p.context())).get(30, TimeUnit.SECONDS);
+            assertTrue(sent.offset() >= 0, "the send future carries where the document landed");
+            asked.add(article.questions().stream().filter(q -> q.paragraphId().equals(p.id())).findFirst()
+                    .orElseThrow());
+        }
+        // Two questions in flight at once; each future gets its own answer, whatever order they come in.
+        List<CompletableFuture<Answer>> futures = new ArrayList<>();
+        for (SquadDataset.Question q : asked) {
+            futures.add(client.ask(query(tenant, q.id(), q.question())));
+        }
+        IllegalStateException twice = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> client.ask(query(tenant, asked.get(0).id(), "the same id again")));
+        assertTrue(twice.getMessage().contains(asked.get(0).id()), twice.getMessage());
+        for (int i = 0; i < asked.size(); i++) {
+            Answer a = futures.get(i).orTimeout(ANSWER_TIMEOUT.toSeconds(), TimeUnit.SECONDS).get();
+            assertEquals(asked.get(i).id(), a.getQueryId());
+            assertEquals(tenant, a.getTenant());
+            assertEquals(asked.get(i).paragraphId(), a.getEvidence().get(0).getDocId());
         }
     }
 

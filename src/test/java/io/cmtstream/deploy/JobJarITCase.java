@@ -75,6 +75,23 @@ class JobJarITCase {
     }
 
     @Test
+    void theClientJarHoldsTheClientAndTheSchemasOnly() throws IOException {
+        Path client;
+        try (Stream<Path> files = Files.list(Path.of("target"))) {
+            client = files.filter(p -> p.getFileName().toString().matches("cmt-stream-.*-client\\.jar")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no target/cmt-stream-*-client.jar beside the job jar"));
+        }
+        List<String> classes;
+        try (ZipFile zip = new ZipFile(client.toFile())) {
+            classes = zip.stream().map(ZipEntry::getName).filter(e -> e.endsWith(".class")).toList();
+        }
+        assertTrue(classes.contains("io/cmtstream/client/CmtClient.class"), "CmtClient in the client jar");
+        assertTrue(classes.contains("io/cmtstream/avro/Answer.class"), "the schema classes in the client jar");
+        assertEquals(List.of(), classes.stream()
+                .filter(e -> !e.startsWith("io/cmtstream/client/") && !e.startsWith("io/cmtstream/avro/")).toList());
+    }
+
+    @Test
     void theJarStaysUnderThreeHundredMegabytes() {
         // 392 MB before the platform filter; libtorch_cpu and the bundled encoder are most of what is left.
         assertTrue(bytes < 300L * 1024 * 1024, "job jar is " + bytes / (1024 * 1024) + " MiB");

@@ -122,4 +122,20 @@ public class MergeShardHitsTest {
             assertEquals(0, h.numEventTimeTimers());
         }
     }
+
+    @Test
+    void theDocumentsChangedSinceAskedAtOfAllShardsReachTheContextOnceEachInOrder() throws Exception {
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(encoded("acme", "q", 100), 100L));
+            ShardHits first = hits("acme", "q", 0, 100, new MemoryHit("a", 0.9f));
+            first.changed = new String[] {"d7", "d2"};
+            ShardHits second = hits("acme", "q", 1, 100, new MemoryHit("b", 0.5f));
+            second.changed = new String[] {"d2", "d1"};
+            h.processElement2(new StreamRecord<>(first, 100L));
+            h.processElement2(new StreamRecord<>(second, 100L));
+            assertEquals(List.of("d1", "d2", "d7"), List.of(h.extractOutputValues().get(0).changed));
+        }
+    }
 }

@@ -72,6 +72,15 @@ class ReaderTest {
     }
 
     @Test
+    void theAnswerNamesTheDocumentsChangedSinceAskedAtAndNoneWhenNoneDid() {
+        RetrievedContext changed = context(hit("d1", 0.9f, 0.9f, (byte) 1));
+        changed.changed = new String[] {"d4", "d9"};
+        assertEquals(List.of("d4", "d9"), recording(new ArrayList<>()).read(changed).join().getChangedAfterAskedAt());
+        assertEquals(List.of(), recording(new ArrayList<>()).read(context(hit("d1", 0.9f, 0.9f, (byte) 1))).join()
+                .getChangedAfterAskedAt());
+    }
+
+    @Test
     void memoriesStoredWithoutStatesAreNotRead() {
         List<AnswerRequest> seen = new ArrayList<>();
         // state written under an older model contract: matched, shown as evidence, but nothing to read

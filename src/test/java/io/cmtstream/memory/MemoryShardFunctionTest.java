@@ -295,7 +295,67 @@ public class MemoryShardFunctionTest {
             h.processElement2(new StreamRecord<>(wide("acme", "after-delete", 0, 20), 20L));
             documentWatermark(h, 20);
             assertEquals(List.of("d1"), evidence(h), "the delete held across the restore");
-            assertEquals(1, h.numKeyedStateEntries(), "the deleted memory left no state behind");
+            assertEquals(2, h.numKeyedStateEntries(),
+                    "the memories and the version windows (the harness counts a map state once per key)");
         }
+    }
+
+    @Test
+    void aLateMatchedQueryNamesTheDocumentsReplacedOrDeletedSinceItsAskedAtAlsoAfterARestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(publishedAt("d1", 10, 1, 0), 10L));
+            h.processElement1(new StreamRecord<>(publishedAt("d2", 20, 0, 1), 20L));
+            h.processElement1(new StreamRecord<>(publishedAt("d3", 30, 1, 1), 30L));
+            h.processElement1(new StreamRecord<>(publishedAt("d1", 300, 1, 0), 300L));  // d1 replaced at 300
+            h.processElement1(new StreamRecord<>(CompressedDocument.delete("acme", "d2", 400), 400L));
+            documentWatermark(h, 1_000);
+            // Asked at 100, matched at 1,000: d1's version of 10 and d2 are gone; d3 is as it was.
+            h.processElement2(new StreamRecord<>(wide("acme", "late", 0, 100), 100L));
+            h.processElement2(new StreamRecord<>(wide("acme", "after", 0, 500), 500L));
+            h.processElement2(new StreamRecord<>(wide("acme", "before", 0, 5), 5L));
+            assertEquals(java.util.Map.of("late", List.of("d1", "d2"), "after", List.of(), "before", List.of()),
+                    changedByQuery(h));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(ONE_SHARD)) {
+            h.initializeState(snapshot);
+            h.open();
+            documentWatermark(h, 1_000);
+            h.processElement2(new StreamRecord<>(wide("acme", "late-again", 0, 100), 100L));
+            assertEquals(java.util.Map.of("late-again", List.of("d1", "d2")), changedByQuery(h),
+                    "the windows came back with the restore");
+        }
+    }
+
+    @Test
+    void versionWindowsAreForgottenOnceTheWatermarkIsTheRetentionPastTheirEnd() throws Exception {
+        try (var h = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new MemoryShardFunction(true, BankLayout.UNKNOWN, 1_000)),
+                (CompressedDocument d) -> ONE_SHARD.keyOfDocument(d.tenant, d.docId),
+                (ShardQuery q) -> ONE_SHARD.key(q.tenant, q.shard), Types.STRING)) {
+            h.open();
+            documentWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(publishedAt("d1", 10, 1, 0), 10L));
+            h.processElement1(new StreamRecord<>(CompressedDocument.delete("acme", "d1", 50), 50L));
+            documentWatermark(h, 2_000);
+            // The next document prunes: the window ended at 50, more than 1,000 before the watermark.
+            h.processElement1(new StreamRecord<>(publishedAt("d2", 2_000, 0, 1), 2_000L));
+            h.processElement2(new StreamRecord<>(wide("acme", "replayed", 0, 20), 20L));
+            assertEquals(java.util.Map.of("replayed", List.of()), changedByQuery(h));
+            assertEquals(1, h.numKeyedStateEntries(), "only d2's memory is left");
+        }
+    }
+
+    private static java.util.Map<String, List<String>> changedByQuery(
+            KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ShardHits> h) {
+        java.util.Map<String, List<String>> out = new java.util.HashMap<>();
+        for (ShardHits hits : h.extractOutputValues()) {
+            out.put(hits.queryId, hits.changed == null ? List.of() : List.of(hits.changed));
+        }
+        h.getOutput().clear();
+        return out;
     }
 }

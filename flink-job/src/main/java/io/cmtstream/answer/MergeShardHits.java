@@ -3,6 +3,7 @@ package io.cmtstream.answer;
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.ingest.QueryAdmission;
 import io.cmtstream.memory.MemoryHit;
+import io.cmtstream.memory.MemoryShardFunction;
 import io.cmtstream.memory.ShardHits;
 import io.cmtstream.memory.TopKMerger;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -20,6 +21,7 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
 
 /**
  * Keyed by query: waits for the query itself and for the local top-k of every shard of its tenant, then merges
@@ -111,10 +113,14 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         List<MemoryHit[]> perShard = new ArrayList<>(shards);
         int searched = 0;
         long slowest = 0;
+        TreeSet<String> changed = new TreeSet<>();
         for (ShardHits h : received.get()) {
             perShard.add(h.hits);
             searched += h.searched;
             slowest = Math.max(slowest, h.matchNanos);
+            if (h.changed != null) {
+                changed.addAll(List.of(h.changed));
+            }
         }
         if (perShard.size() < shards) {
             return;
@@ -124,6 +130,7 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         context.hits = TopKMerger.merge(perShard, q.topK).toArray(new MemoryHit[0]);
         context.searched = searched;
         context.matchMillis = slowest / 1_000_000;
+        context.changed = changed.stream().limit(MemoryShardFunction.CHANGED_LIMIT).toArray(String[]::new);
         out.collect(context);
         Long at = expiresAt.value();
         if (at != null) {

@@ -77,6 +77,7 @@ public final class Reader {
                 .setAnsweredAt(Instant.now())
                 .setTimings(new LinkedHashMap<>(timings))
                 .setModelVersion(model.name() + "@" + model.version())
+                .setChangedAfterAskedAt(context.changed == null ? List.of() : List.of(context.changed))
                 .build();
     }
 }

@@ -12,6 +12,8 @@ public class RetrievedContext {
     public int searched;
     /** Slowest shard's matching time. */
     public long matchMillis;
+    /** Documents with a version current at askedAt that the bank no longer had when matched (at most 10, sorted). */
+    public String[] changed;
 
     public RetrievedContext() {}
 }

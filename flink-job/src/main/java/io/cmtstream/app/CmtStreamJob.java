@@ -218,7 +218,8 @@ public final class CmtStreamJob {
         DataStream<ShardHits> shardHits = memories
                 .keyBy(d -> shardAssigner.keyOfDocument(d.tenant, d.docId), Types.STRING)
                 .connect(shardQueries.keyBy(q -> shardAssigner.key(q.tenant, q.shard), Types.STRING))
-                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT), bankLayout(conf)))
+                .process(new MemoryShardFunction(conf.get(AS_OF_ASKED_AT), bankLayout(conf),
+                        conf.get(ID_RETENTION).toMillis()))
                 .uid("memory-bank").name("memory bank (local top-k)");
 
         DataStream<RetrievedContext> contexts = encoded

@@ -102,6 +102,10 @@ public final class KeyMatrix {
         return replaced;
     }
 
+    public boolean contains(String docId) {
+        return rowOf.containsKey(docId);
+    }
+
     /** Removes {@code docId}; the last row moves into its place so the matrix stays dense. */
     public boolean remove(String docId) {
         Integer row = rowOf.remove(docId);

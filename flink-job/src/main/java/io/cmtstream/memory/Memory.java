@@ -32,6 +32,11 @@ public class Memory {
      */
     public int[] terms;
     public float[] termWeights;
+    /**
+     * publishedAt of the document's first version since it was last created, kept across upserts (so the bank
+     * knows from when the document existed); {@link Long#MIN_VALUE} in state written before it was kept.
+     */
+    public long firstPublishedAt = Long.MIN_VALUE;
 
     public Memory() {}
 
@@ -46,6 +51,11 @@ public class Memory {
         this.textBytes = textBytes;
         this.title = title;
         this.source = source;
+    }
+
+    /** Since when the document has existed in the bank, as far as the bank knows. */
+    public long existsSince() {
+        return firstPublishedAt == Long.MIN_VALUE ? publishedAt : firstPublishedAt;
     }
 
     /** Sets the key's lexical half; returns this. */

@@ -15,11 +15,19 @@ import java.util.Map;
 public final class MemoryBank {
     private final MemoryStore store;
     private final KeyMatrix keys;
+    /** Null: the versions a replaced or deleted document had are not tracked. */
+    private final VersionWindows versions;
 
     /** Binds a store to its key matrix; use {@link #rebuildKeys} to make the matrix after a restore. */
     public MemoryBank(MemoryStore store, KeyMatrix keys) {
+        this(store, keys, null);
+    }
+
+    /** As {@link #MemoryBank(MemoryStore, KeyMatrix)}, recording in {@code versions} what upserts and deletes end. */
+    public MemoryBank(MemoryStore store, KeyMatrix keys, VersionWindows versions) {
         this.store = store;
         this.keys = keys;
+        this.versions = versions;
     }
 
     /** Reads every stored key into a fresh matrix: the one pass over state a restore costs. */
@@ -37,16 +45,41 @@ public final class MemoryBank {
      * key matrix mirrors state, so this costs no state read).
      */
     public boolean upsert(Memory memory) throws Exception {
+        // Only a replacement reads state: for since when the document has existed.
+        Memory old = versions != null && keys.contains(memory.docId) ? store.get(memory.docId) : null;
+        memory.firstPublishedAt = old == null ? memory.publishedAt : old.existsSince();
         // The matrix first: it rejects a malformed lexical half before state is written.
         boolean replaced = keys.put(memory.docId, memory.key, memory.terms, memory.termWeights, memory.publishedAt);
         store.put(memory.docId, memory);
+        if (old != null) {
+            versions.ended(memory.docId, old.existsSince(), memory.publishedAt);
+        }
         return replaced;
     }
 
     /** Forgets the document. Returns true if it was there. */
     public boolean delete(String docId) throws Exception {
+        return delete(docId, Long.MIN_VALUE);
+    }
+
+    /** Forgets the document, deleted at {@code deletedAt} (event time). Returns true if it was there. */
+    public boolean delete(String docId, long deletedAt) throws Exception {
+        if (versions != null && keys.contains(docId)) {
+            Memory old = store.get(docId);
+            if (old != null) {
+                versions.ended(docId, old.existsSince(), deletedAt);
+            }
+        }
         store.remove(docId);
         return keys.remove(docId);
+    }
+
+    /**
+     * Up to {@code limit} documents that had a version current at {@code askedAt} which the bank no longer has (none
+     * where versions are not tracked): a query matched as of {@code askedAt} may have read them differently then.
+     */
+    public List<String> changedAfter(long askedAt, int limit) {
+        return versions == null ? List.of() : versions.changedAfter(askedAt, limit);
     }
 
     public int size() {

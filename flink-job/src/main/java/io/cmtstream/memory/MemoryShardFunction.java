@@ -28,7 +28,8 @@ import java.util.Map;
  * its askedAt, so it sees every document published before it was asked, and (by default) only those: a memory
  * published after askedAt is skipped however early it arrived, so a replayed or late-processed query gets the same
  * answer. The bank keeps only a document's latest version, so a document upserted after askedAt is not seen at all,
- * and one deleted after askedAt is not seen either. The bank's {@link BankLayout} is kept beside it and checked on
+ * and one deleted after askedAt is not seen either; such documents are named in the query's results
+ * ({@link ShardHits#changed}) while the bank remembers when their versions were current ({@link VersionWindows}). The bank's {@link BankLayout} is kept beside it and checked on
  * restore.
  */
 public class MemoryShardFunction extends KeyedCoProcessFunction<String, CompressedDocument, ShardQuery, ShardHits>
@@ -40,16 +41,25 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
             new MapStateDescriptor<>("pending-by-asked-at", Types.STRING, TypeInformation.of(ShardQuery.class));
     static final MapStateDescriptor<Long, Integer> PENDING_COUNTS =
             new MapStateDescriptor<>("pending-counts", Types.LONG, Types.INT);
+    /** When versions the bank no longer has were current, per document (see {@link VersionWindows}). */
+    static final MapStateDescriptor<String, VersionWindow> VERSIONS =
+            new MapStateDescriptor<>("version-windows", Types.STRING, TypeInformation.of(VersionWindow.class));
+    /** At most this many documents are named as changed since a query's askedAt. */
+    public static final int CHANGED_LIMIT = 10;
     /** Every subtask's {@link BankLayout}, as union state: after a rescale each subtask checks them all. */
     static final ListStateDescriptor<String> LAYOUT = new ListStateDescriptor<>("bank-layout", Types.STRING);
 
     private final boolean asOfAskedAt;
     private final BankLayout layout;
+    private final long versionRetentionMillis;
     private transient ListState<String> layoutState;
     private transient MapState<String, Memory> memories;
     private transient PendingQueries pending;
     /** Key matrices of the shards this subtask owns; a cache of state, rebuilt lazily after a restore. */
     private transient Map<String, KeyMatrix> keyMatrices;
+    /** The same for the shards' version windows. */
+    private transient Map<String, VersionWindows> versionWindows;
+    private transient MapState<String, VersionWindow> versionState;
     private transient MemoryStore store;
     private transient Counter upserts;
     private transient Counter deletes;
@@ -69,8 +79,17 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
      *               from the running operator)
      */
     public MemoryShardFunction(boolean asOfAskedAt, BankLayout layout) {
+        this(asOfAskedAt, layout, 3_600_000L);
+    }
+
+    /**
+     * @param versionRetentionMillis how long (document watermark time) the bank remembers when a replaced or
+     *                               deleted version was current, to name it in a later-matched query's results
+     */
+    public MemoryShardFunction(boolean asOfAskedAt, BankLayout layout, long versionRetentionMillis) {
         this.asOfAskedAt = asOfAskedAt;
         this.layout = layout;
+        this.versionRetentionMillis = versionRetentionMillis;
     }
 
     private BankLayout layout() {
@@ -108,6 +127,8 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         pending = new PendingQueries(new PendingStateStore(getRuntimeContext().getMapState(PENDING),
                 getRuntimeContext().getMapState(PENDING_COUNTS)));
         keyMatrices = new HashMap<>();
+        versionWindows = new HashMap<>();
+        versionState = getRuntimeContext().getMapState(VERSIONS);
         store = new MapStateStore(memories);
         var metrics = getRuntimeContext().getMetricGroup();
         upserts = metrics.counter("memoriesUpserted");
@@ -126,14 +147,28 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
             keys = MemoryBank.rebuildKeys(store);
             keyMatrices.put(shardKey, keys);
         }
-        return new MemoryBank(store, keys);
+        VersionWindows versions = versionWindows.get(shardKey);
+        if (versions == null) {
+            versions = VersionWindows.load(new VersionStore(versionState));
+            versionWindows.put(shardKey, versions);
+        }
+        return new MemoryBank(store, keys, versions);
+    }
+
+    /** Forgets versions whose window ended more than the retention before the document watermark. */
+    private void pruneVersions(String shardKey, long watermark) throws Exception {
+        VersionWindows versions = versionWindows.get(shardKey);
+        if (versions != null && watermark > Long.MIN_VALUE + versionRetentionMillis) {
+            versions.prune(watermark - versionRetentionMillis);
+        }
     }
 
     @Override
     public void processElement1(CompressedDocument doc, Context ctx, Collector<ShardHits> out) throws Exception {
         MemoryBank bank = bank(ctx.getCurrentKey());
+        pruneVersions(ctx.getCurrentKey(), ctx.timerService().currentWatermark());
         if (doc.delete) {
-            if (bank.delete(doc.docId)) {
+            if (bank.delete(doc.docId, doc.publishedAt)) {
                 deletes.inc();
             }
         } else {
@@ -209,6 +244,9 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         result.searched = bank.size();
         result.hits = hits.toArray(new MemoryHit[0]);
         result.matchNanos = matchNanos;
+        if (asOfAskedAt) {
+            result.changed = bank.changedAfter(query.askedAt, CHANGED_LIMIT).toArray(new String[0]);
+        }
         matchMicros.update(matchNanos / 1000);
         queriesMatched.inc();
         return result;
@@ -249,6 +287,24 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         @Override
         public void remove(long askedAt, int seq) throws Exception {
             queries.remove(key(askedAt, seq));
+        }
+    }
+
+    /** Binds the version windows to Flink's MapState of the current key. */
+    private record VersionStore(MapState<String, VersionWindow> state) implements VersionWindows.Store {
+        @Override
+        public void put(String docId, VersionWindow window) throws Exception {
+            state.put(docId, window);
+        }
+
+        @Override
+        public void remove(String docId) throws Exception {
+            state.remove(docId);
+        }
+
+        @Override
+        public Iterable<Map.Entry<String, VersionWindow>> entries() throws Exception {
+            return state.entries();
         }
     }
 

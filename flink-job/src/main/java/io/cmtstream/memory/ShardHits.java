@@ -11,6 +11,11 @@ public class ShardHits {
     public int searched;
     public long matchNanos;
     public MemoryHit[] hits;
+    /**
+     * Documents of this shard with a version current at askedAt that the bank no longer has (replaced or deleted
+     * since; at most {@link MemoryShardFunction#CHANGED_LIMIT}, sorted); null or empty: none.
+     */
+    public String[] changed;
 
     public ShardHits() {}
 }

@@ -262,14 +262,43 @@ public final class StreamingEvaluation {
                     SquadScorer.score(qs, predictions(run, "cmt-end"))));
         }
         StringBuilder table = new StringBuilder("## Retention: F1 right after an article streamed in, and after all\n\n"
-                + "| # | article | questions | EM now | F1 now | EM at end | F1 at end |\n|---:|---|---:|---:|---:|---:|---:|\n");
+                + "Matched as of askedAt, a question asked right after its article can read only the articles "
+                + "streamed so far, however late the job matched it; `evidence differs` counts the questions whose "
+                + "evidence now and at the end differ, `read later` those whose answer right after its article "
+                + "cites a later article (0 unless matching as of askedAt is off).\n\n"
+                + "| # | article | questions | EM now | F1 now | EM at end | F1 at end | evidence differs | read later |\n"
+                + "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+        Map<String, Integer> articleOf = new HashMap<>();
+        for (int i = 0; i < data.articles().size(); i++) {
+            for (SquadDataset.Paragraph p : data.articles().get(i).paragraphs()) {
+                articleOf.put(p.id(), i);
+            }
+        }
         for (int i = 0; i < retention.size(); i++) {
             StreamingReport.ArticleRetention r = retention.get(i);
-            table.append(String.format("| %d | %s | %d | %.1f | %.1f | %.1f | %.1f |%n", i + 1, r.title(),
-                    r.now().questions(), r.now().exactMatch(), r.now().f1(), r.atEnd().exactMatch(), r.atEnd().f1()));
+            int differs = 0;
+            int readLater = 0;
+            for (SquadDataset.Question q : questionsOf(data.articles().get(i))) {
+                List<String> now = evidence(run, "cmt-now", q.id());
+                if (!now.equals(evidence(run, "cmt-end", q.id()))) {
+                    differs++;
+                }
+                int article = i;
+                if (now.stream().anyMatch(docId -> articleOf.getOrDefault(docId, -1) > article)) {
+                    readLater++;
+                }
+            }
+            table.append(String.format("| %d | %s | %d | %.1f | %.1f | %.1f | %.1f | %d | %d |%n", i + 1, r.title(),
+                    r.now().questions(), r.now().exactMatch(), r.now().f1(), r.atEnd().exactMatch(), r.atEnd().f1(),
+                    differs, readLater));
         }
         report.note(table.toString());
         return new StreamingReport(report, retention, produced);
+    }
+
+    private static List<String> evidence(Run run, String condition, String questionId) {
+        Answer a = run.answersByCondition().get(condition).get(questionId);
+        return a == null ? List.of() : a.getEvidence().stream().map(e -> e.getDocId()).toList();
     }
 
     private static Map<String, String> predictions(Run run, String condition) {

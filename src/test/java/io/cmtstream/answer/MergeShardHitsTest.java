@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The merge of shard top-k on Flink's operator test harness: completion, state cleanup, abandoned queries. */
 public class MergeShardHitsTest {
@@ -93,9 +94,12 @@ public class MergeShardHitsTest {
             bankWatermark(h, 100 + RETENTION - 1);
             assertEquals(2, h.numEventTimeTimers());
             bankWatermark(h, 200 + RETENTION);
+            assertEquals(0, h.numEventTimeTimers());
+            assertTrue(h.numKeyedStateEntries() > 0, "kept until as long again of wall-clock time passed");
+            h.setProcessingTime(RETENTION);
             assertEquals(List.of(), h.extractOutputValues());
             assertEquals(0, h.numKeyedStateEntries());
-            assertEquals(0, h.numEventTimeTimers());
+            assertEquals(0, h.numProcessingTimeTimers());
         }
     }
 
@@ -136,6 +140,48 @@ public class MergeShardHitsTest {
             h.processElement2(new StreamRecord<>(first, 100L));
             h.processElement2(new StreamRecord<>(second, 100L));
             assertEquals(List.of("d1", "d2", "d7"), List.of(h.extractOutputValues().get(0).changed));
+        }
+    }
+
+    @Test
+    void aWatermarkJumpPastTheRetentionDoesNotDropAQueryWhosePartsAreStillOnTheirWay() throws Exception {
+        // The fuzz run's lost answers: every shard's hits were in, the query itself was still on its way, and a
+        // burst of later-dated documents moved the watermark a year ahead in between.
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 0, 100, new MemoryHit("a", 0.9f)), 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 1, 100, new MemoryHit("b", 0.5f)), 100L));
+            bankWatermark(h, 100 + 365 * 24 * 3_600_000L);
+            h.setProcessingTime(RETENTION - 1);
+            h.processElement1(new StreamRecord<>(encoded("acme", "q", 100), 100L));
+            List<RetrievedContext> out = h.extractOutputValues();
+            assertEquals(1, out.size(), "answered, not abandoned");
+            assertEquals(List.of("a", "b"), List.of(out.get(0).hits[0].docId, out.get(0).hits[1].docId));
+            h.setProcessingTime(10 * RETENTION);
+            assertEquals(0, h.numKeyedStateEntries());
+        }
+    }
+
+    @Test
+    void afterARestoreTheMissingPartsGetTheRetentionOfWallClockTimeAgain() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 0, 100, new MemoryHit("a", 0.9f)), 100L));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(2)) {
+            // Restored long after: the other parts are replayed from upstream, which takes a moment.
+            h.setProcessingTime(50 * RETENTION);
+            h.initializeState(snapshot);
+            h.open();
+            bankWatermark(h, 100 + 2 * RETENTION);
+            h.setProcessingTime(50 * RETENTION + RETENTION / 2);
+            h.processElement2(new StreamRecord<>(hits("acme", "q", 1, 100, new MemoryHit("b", 0.5f)), 100L));
+            h.processElement1(new StreamRecord<>(encoded("acme", "q", 100), 100L));
+            assertEquals(1, h.extractOutputValues().size(), "answered after the restore");
         }
     }
 }

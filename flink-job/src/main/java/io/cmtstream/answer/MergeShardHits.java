@@ -27,7 +27,11 @@ import java.util.TreeSet;
  * Keyed by query: waits for the query itself and for the local top-k of every shard of its tenant, then merges
  * them into the global top-k (the first half of top-aggregation). State is cleared once the query is emitted, or,
  * for a query that never completes (a shard's result lost to a bug or a changed shard count), once the document
- * watermark is {@code retention} past its askedAt: such a query is counted ({@code queriesAbandoned}) and logged.
+ * watermark is {@code retention} past its askedAt (or past the watermark when it arrived) <em>and</em> as long again
+ * of wall-clock time has passed with nothing arriving for it since this operator (re)started: such a query is
+ * counted ({@code queriesAbandoned}) and logged. The wall-clock half matters because the document watermark can
+ * jump by more than the retention at once (a burst of documents dated much later), while the query's other parts
+ * are still on their way through the job; dropping it then lost the answer.
  * Query ids are unique per tenant while pending and for the same retention (ingest/QueryIdGuard), so two queries
  * never meet here.
  */
@@ -39,6 +43,9 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
     private transient ValueState<EncodedQuery> query;
     private transient ListState<ShardHits> received;
     private transient ValueState<Long> expiresAt;
+    /** Wall-clock time the last part of the query arrived. */
+    private transient ValueState<Long> lastArrival;
+    private transient long openedAt;
     private transient Counter abandoned;
 
     public MergeShardHits(int shards) {
@@ -58,12 +65,15 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         received = getRuntimeContext().getListState(
                 new ListStateDescriptor<>("shard-hits", TypeInformation.of(ShardHits.class)));
         expiresAt = getRuntimeContext().getState(new ValueStateDescriptor<>("expires-at", Types.LONG));
+        lastArrival = getRuntimeContext().getState(new ValueStateDescriptor<>("last-arrival", Types.LONG));
         abandoned = getRuntimeContext().getMetricGroup().counter("queriesAbandoned");
+        openedAt = Long.MIN_VALUE;
     }
 
     @Override
     public void processElement1(EncodedQuery q, Context ctx, Collector<RetrievedContext> out) throws Exception {
         query.update(q);
+        arrived(ctx);
         expireAfter(q.askedAt, ctx);
         emitIfComplete(ctx, out);
     }
@@ -71,6 +81,7 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
     @Override
     public void processElement2(ShardHits hits, Context ctx, Collector<RetrievedContext> out) throws Exception {
         received.add(hits);
+        arrived(ctx);
         expireAfter(hits.askedAt, ctx);
         emitIfComplete(ctx, out);
     }
@@ -83,12 +94,35 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         }
         if (shardsIn == 0 && query.value() == null) {
             expiresAt.clear();
+            lastArrival.clear();
+            return;
+        }
+        // Past the watermark's expiry, the query is dropped only after the same retention of wall-clock time with
+        // nothing arriving, counted from this operator's start too (after a restore the missing parts are replayed).
+        long now = ctx.timerService().currentProcessingTime();
+        long quietSince = Math.max(lastArrival.value() == null ? now : lastArrival.value(), openedAt(now));
+        if (now - quietSince < retentionMillis) {
+            ctx.timerService().registerProcessingTimeTimer(quietSince + retentionMillis);
             return;
         }
         abandoned.inc();
         LOG.warn("query {} abandoned: {} of {} shard results and {} query after the watermark passed {}",
                 ctx.getCurrentKey(), shardsIn, shards, query.value() == null ? "no" : "the", timestamp);
         clear();
+    }
+
+    private void arrived(Context ctx) throws Exception {
+        long now = ctx.timerService().currentProcessingTime();
+        openedAt(now);
+        lastArrival.update(now);
+    }
+
+    /** Wall-clock time this operator instance first saw a timer or record (its start, near enough). */
+    private long openedAt(long now) {
+        if (openedAt == Long.MIN_VALUE) {
+            openedAt = now;
+        }
+        return openedAt;
     }
 
     private void expireAfter(long askedAt, Context ctx) throws Exception {
@@ -103,6 +137,7 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         query.clear();
         received.clear();
         expiresAt.clear();
+        lastArrival.clear();
     }
 
     private void emitIfComplete(Context ctx, Collector<RetrievedContext> out) throws Exception {

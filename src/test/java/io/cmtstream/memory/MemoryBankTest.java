@@ -2,7 +2,7 @@ package io.cmtstream.memory;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -13,18 +13,18 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MemoryBankTest {
-    /** The bank's store in unit tests; Flink's MapState in the job. */
-    static final class MapStore implements MemoryStore {
-        final Map<String, Memory> map = new HashMap<>();
+    /** A shard's store in unit tests; Flink's MapState in the job. */
+    static final class MapStore<V> implements KeyedStore<V> {
+        final Map<String, V> map = new LinkedHashMap<>();
 
         @Override
-        public Memory get(String docId) {
+        public V get(String docId) {
             return map.get(docId);
         }
 
         @Override
-        public void put(String docId, Memory memory) {
-            map.put(docId, memory);
+        public void put(String docId, V value) {
+            map.put(docId, value);
         }
 
         @Override
@@ -33,7 +33,7 @@ class MemoryBankTest {
         }
 
         @Override
-        public Iterable<Map.Entry<String, Memory>> entries() {
+        public Iterable<Map.Entry<String, V>> entries() {
             return map.entrySet();
         }
     }
@@ -43,7 +43,7 @@ class MemoryBankTest {
                 new short[] {101, 102}, 10, null, null);
     }
 
-    private final MapStore store = new MapStore();
+    private final MapStore<Memory> store = new MapStore<>();
     private final MemoryBank bank = new MemoryBank(store, new KeyMatrix());
 
     @Test

@@ -2,36 +2,14 @@ package io.cmtstream.memory;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class VersionWindowsTest {
-    /** A map standing in for the shard's MapState. */
-    static final class MapStore implements VersionWindows.Store {
-        final Map<String, VersionWindow> map = new LinkedHashMap<>();
-
-        @Override
-        public void put(String docId, VersionWindow window) {
-            map.put(docId, window);
-        }
-
-        @Override
-        public void remove(String docId) {
-            map.remove(docId);
-        }
-
-        @Override
-        public Iterable<Map.Entry<String, VersionWindow>> entries() {
-            return map.entrySet();
-        }
-    }
-
     @Test
     void aQueryAskedWhileAnEndedVersionWasCurrentNamesItsDocumentAndNoOther() throws Exception {
-        VersionWindows w = VersionWindows.load(new MapStore());
+        VersionWindows w = VersionWindows.load(new MemoryBankTest.MapStore<VersionWindow>());
         w.ended("a", 10, 300);   // a's versions from 10 were replaced at 300
         w.ended("b", 20, 400);   // b deleted at 400
         assertEquals(List.of(), w.changedAfter(5, 10), "asked before either existed");
@@ -44,7 +22,7 @@ class VersionWindowsTest {
 
     @Test
     void windowsOfOneDocumentMergeIntoTheirHullAndAnOutOfOrderUpsertEndsNothing() throws Exception {
-        VersionWindows w = VersionWindows.load(new MapStore());
+        VersionWindows w = VersionWindows.load(new MemoryBankTest.MapStore<VersionWindow>());
         w.ended("a", 10, 50);    // deleted at 50
         w.ended("a", 80, 120);   // re-created at 80, replaced at 120
         w.ended("b", 200, 150);  // an upsert published before the version it replaced
@@ -55,7 +33,7 @@ class VersionWindowsTest {
 
     @Test
     void pruningDropsWindowsEndedBeforeTheHorizonFromHeapAndStoreAndALoadRestoresTheRest() throws Exception {
-        MapStore store = new MapStore();
+        MemoryBankTest.MapStore<VersionWindow> store = new MemoryBankTest.MapStore<>();
         VersionWindows w = VersionWindows.load(store);
         w.ended("old", 10, 100);
         w.ended("new", 10, 1_000);

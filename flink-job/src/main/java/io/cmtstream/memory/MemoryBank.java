@@ -13,25 +13,25 @@ import java.util.Map;
  * <p>Plain class, no Flink: the Flink operator binds it to the current key's state. Not thread-safe.
  */
 public final class MemoryBank {
-    private final MemoryStore store;
+    private final KeyedStore<Memory> store;
     private final KeyMatrix keys;
     /** Null: the versions a replaced or deleted document had are not tracked. */
     private final VersionWindows versions;
 
     /** Binds a store to its key matrix; use {@link #rebuildKeys} to make the matrix after a restore. */
-    public MemoryBank(MemoryStore store, KeyMatrix keys) {
+    public MemoryBank(KeyedStore<Memory> store, KeyMatrix keys) {
         this(store, keys, null);
     }
 
-    /** As {@link #MemoryBank(MemoryStore, KeyMatrix)}, recording in {@code versions} what upserts and deletes end. */
-    public MemoryBank(MemoryStore store, KeyMatrix keys, VersionWindows versions) {
+    /** As {@link #MemoryBank(KeyedStore, KeyMatrix)}, recording in {@code versions} what upserts and deletes end. */
+    public MemoryBank(KeyedStore<Memory> store, KeyMatrix keys, VersionWindows versions) {
         this.store = store;
         this.keys = keys;
         this.versions = versions;
     }
 
     /** Reads every stored key into a fresh matrix: the one pass over state a restore costs. */
-    public static KeyMatrix rebuildKeys(MemoryStore store) throws Exception {
+    public static KeyMatrix rebuildKeys(KeyedStore<Memory> store) throws Exception {
         KeyMatrix matrix = new KeyMatrix();
         for (Map.Entry<String, Memory> e : store.entries()) {
             Memory m = e.getValue();

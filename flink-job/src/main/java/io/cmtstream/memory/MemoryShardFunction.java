@@ -60,7 +60,7 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
     /** The same for the shards' version windows. */
     private transient Map<String, VersionWindows> versionWindows;
     private transient MapState<String, VersionWindow> versionState;
-    private transient MemoryStore store;
+    private transient KeyedStore<Memory> store;
     private transient Counter upserts;
     private transient Counter deletes;
     private transient Counter queriesMatched;
@@ -129,7 +129,7 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         keyMatrices = new HashMap<>();
         versionWindows = new HashMap<>();
         versionState = getRuntimeContext().getMapState(VERSIONS);
-        store = new MapStateStore(memories);
+        store = new MapStateStore<>(memories);
         var metrics = getRuntimeContext().getMetricGroup();
         upserts = metrics.counter("memoriesUpserted");
         deletes = metrics.counter("memoriesDeleted");
@@ -149,7 +149,7 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         }
         VersionWindows versions = versionWindows.get(shardKey);
         if (versions == null) {
-            versions = VersionWindows.load(new VersionStore(versionState));
+            versions = VersionWindows.load(new MapStateStore<>(versionState));
             versionWindows.put(shardKey, versions);
         }
         return new MemoryBank(store, keys, versions);
@@ -290,34 +290,16 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         }
     }
 
-    /** Binds the version windows to Flink's MapState of the current key. */
-    private record VersionStore(MapState<String, VersionWindow> state) implements VersionWindows.Store {
+    /** Binds a shard's store to Flink's MapState of the current key. */
+    private record MapStateStore<V>(MapState<String, V> state) implements KeyedStore<V> {
         @Override
-        public void put(String docId, VersionWindow window) throws Exception {
-            state.put(docId, window);
-        }
-
-        @Override
-        public void remove(String docId) throws Exception {
-            state.remove(docId);
-        }
-
-        @Override
-        public Iterable<Map.Entry<String, VersionWindow>> entries() throws Exception {
-            return state.entries();
-        }
-    }
-
-    /** Binds the bank to Flink's MapState of the current key. */
-    private record MapStateStore(MapState<String, Memory> state) implements MemoryStore {
-        @Override
-        public Memory get(String docId) throws Exception {
+        public V get(String docId) throws Exception {
             return state.get(docId);
         }
 
         @Override
-        public void put(String docId, Memory memory) throws Exception {
-            state.put(docId, memory);
+        public void put(String docId, V value) throws Exception {
+            state.put(docId, value);
         }
 
         @Override
@@ -326,7 +308,7 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
         }
 
         @Override
-        public Iterable<Map.Entry<String, Memory>> entries() throws Exception {
+        public Iterable<Map.Entry<String, V>> entries() throws Exception {
             return state.entries();
         }
     }

@@ -15,29 +15,20 @@ import java.util.TreeMap;
  * asked while the document did not exist between a delete and a re-creation is named too (never missed).
  * Windows ending before a retention horizon are dropped ({@link #prune}), which bounds the state.
  *
- * <p>Plain class, no Flink: a heap mirror of its {@link Store}. Not thread-safe.
+ * <p>Plain class, no Flink: a heap mirror of its store. Not thread-safe.
  */
 public final class VersionWindows {
-    /** Where windows are kept (the shard's keyed MapState in the job). */
-    public interface Store {
-        void put(String docId, VersionWindow window) throws Exception;
-
-        void remove(String docId) throws Exception;
-
-        Iterable<Map.Entry<String, VersionWindow>> entries() throws Exception;
-    }
-
-    private final Store store;
+    private final KeyedStore<VersionWindow> store;
     private final Map<String, VersionWindow> windows = new HashMap<>();
     /** Documents by the end of their window, for pruning in order. */
     private final TreeMap<Long, Set<String>> byUntil = new TreeMap<>();
 
-    private VersionWindows(Store store) {
+    private VersionWindows(KeyedStore<VersionWindow> store) {
         this.store = store;
     }
 
     /** The windows of {@code store}, read once. */
-    public static VersionWindows load(Store store) throws Exception {
+    public static VersionWindows load(KeyedStore<VersionWindow> store) throws Exception {
         VersionWindows w = new VersionWindows(store);
         for (Map.Entry<String, VersionWindow> e : store.entries()) {
             w.index(e.getKey(), e.getValue());

@@ -1,10 +1,7 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.avro.Answer;
-import io.cmtstream.ingest.AvroDecoder;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -14,7 +11,6 @@ import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 import static io.cmtstream.reliability.ReliabilityCluster.document;
 import static io.cmtstream.reliability.ReliabilityCluster.query;
@@ -67,12 +63,7 @@ class ProcessClusterITCase {
         ReliabilityCluster.await("2 checkpoints after the restore", () -> flink.checkpoints(job)[0] >= completed + 2);
         flink.stopWithSavepoint(job);
 
-        Map<String, Integer> counts = new TreeMap<>();
-        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
-        for (ConsumerRecord<byte[], byte[]> r : broker.readCommittedToTheEnd("answers")) {
-            Answer a = decoder.decode(r.value());
-            counts.merge(ReliabilityCluster.Answers.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
-        }
+        Map<String, Integer> counts = broker.committedAnswerCounts("answers");
         List<String> lost = queries.stream().filter(q -> !counts.containsKey(q)).toList();
         long duplicated = counts.values().stream().filter(n -> n > 1).count();
         System.out.printf("PROCESS CLUSTER: TaskManager pid %d killed with SIGKILL, restored checkpoint %d, "

@@ -406,6 +406,24 @@ final class ReliabilityCluster implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Committed answers on {@code topic}, read to its end offsets ({@link #readCommittedToTheEnd}), counted per
+     * (tenant, queryId): exactly-once means every count is 1.
+     */
+    Map<String, Integer> committedAnswerCounts(String topic) {
+        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
+        Map<String, Integer> counts = new TreeMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : readCommittedToTheEnd(topic)) {
+            try {
+                Answer a = decoder.decode(r.value());
+                counts.merge(Answers.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
+            } catch (InvalidRecordException e) {
+                throw new AssertionError("not an Answer at " + topic + " offset " + r.offset(), e);
+            }
+        }
+        return counts;
+    }
+
     KafkaConsumer<byte[], byte[]> consumer(String topic) {
         Properties c = new Properties();
         c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());

@@ -1,11 +1,8 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.avro.Answer;
 import io.cmtstream.client.AvroBytes;
-import io.cmtstream.ingest.AvroDecoder;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -105,7 +102,7 @@ class WorstTimedFailureITCase {
         cluster.awaitCheckpoints(restored, 3);
         cluster.stopWithSavepoint(restored);
 
-        Map<String, Integer> counts = answersToTheEnd("answers");
+        Map<String, Integer> counts = cluster.committedAnswerCounts("answers");
         List<String> lost = after.queries.stream().filter(q -> !counts.containsKey(q)).toList();
         Map<String, Integer> twice = new TreeMap<>();
         counts.forEach((q, n) -> {
@@ -154,7 +151,7 @@ class WorstTimedFailureITCase {
         cluster.awaitCheckpoints(id, 2);
         cluster.stopWithSavepoint(id);
 
-        Map<String, Integer> counts = answersToTheEnd("answers-alo");
+        Map<String, Integer> counts = cluster.committedAnswerCounts("answers-alo");
         List<String> lost = stream.queries.stream().filter(q -> !counts.containsKey(q)).toList();
         long repeated = counts.values().stream().filter(n -> n > 1).count();
         System.out.printf("WORST-TIMED at-least-once: kills %d, queries %d, lost %d, answered more than once %d%n",
@@ -216,21 +213,6 @@ class WorstTimedFailureITCase {
         } catch (Exception e) {
             return -1;
         }
-    }
-
-    /** Committed answers on {@code topic}, read to its end offsets, counted per (tenant, queryId). */
-    private Map<String, Integer> answersToTheEnd(String topic) {
-        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
-        Map<String, Integer> counts = new TreeMap<>();
-        for (ConsumerRecord<byte[], byte[]> r : cluster.readCommittedToTheEnd(topic)) {
-            try {
-                Answer a = decoder.decode(r.value());
-                counts.merge(ReliabilityCluster.Answers.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
-            } catch (Exception e) {
-                throw new AssertionError("not an Answer at " + topic + " offset " + r.offset(), e);
-            }
-        }
-        return counts;
     }
 
     /** Documents every 60 ms and a query after every third, on a thread of its own until stopped. */

@@ -7,6 +7,7 @@ import io.cmtstream.avro.Document;
 import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
+import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.DocumentValidator;
 import io.cmtstream.ingest.HostileRecords;
 import io.cmtstream.ingest.HostileRecords.Hostile;
@@ -14,6 +15,7 @@ import io.cmtstream.ingest.HostileRecords.Kind;
 import io.cmtstream.ingest.IngestDeserializer;
 import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
+import io.cmtstream.ingest.InvalidRecordException;
 import io.cmtstream.ingest.QueryValidator;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
@@ -169,7 +171,8 @@ class HostileInputITCase {
             answers.drain(Duration.ofSeconds(3));
             Set<String> missing = new TreeSet<>(answerKeys);
             missing.removeAll(answers.byQuery.keySet());
-            assertEquals(Set.of(), missing, "valid queries without an answer");
+            assertEquals(Set.of(), missing, () -> "valid queries without an answer (" + missing.size() + " of "
+                    + answerKeys.size() + "); dead letters among them: " + deadLettersOf(missing));
             assertEquals(answerKeys, answers.byQuery.keySet(), "answers to exactly the valid queries");
             answers.byQuery.forEach((k, list) -> assertEquals(1, list.size(), "answers to " + k));
             for (Map.Entry<String, Set<String>> tenant : bank.entrySet()) {
@@ -233,6 +236,28 @@ class HostileInputITCase {
                     .map(p -> new TopicPartition(topic, p.partition())).toList();
             return c.endOffsets(partitions).values().stream().mapToLong(Long::longValue).sum();
         }
+    }
+
+    /** For a failure message: the dead letters (reason by tenant/queryId) of the given queries, if any. */
+    private Map<String, String> deadLettersOf(Set<String> queryKeys) {
+        Map<String, String> out = new TreeMap<>();
+        AvroDecoder<Query> decoder = new AvroDecoder<>(Query.class);
+        for (ConsumerRecord<byte[], byte[]> r : cluster.readCommittedToTheEnd("dead-letters")) {
+            DeadLetter d = ReliabilityCluster.decodeDeadLetter(r.value());
+            if (!d.getTopic().equals("queries") || d.getPayload() == null) {
+                continue;
+            }
+            try {
+                Query q = decoder.decode(bytes(d.getPayload()));
+                String key = ReliabilityCluster.Answers.key(q.getTenant(), q.getId());
+                if (queryKeys.contains(key)) {
+                    out.put(key, d.getReason());
+                }
+            } catch (InvalidRecordException e) {
+                // not a query the job could read: not one of the valid ones
+            }
+        }
+        return out;
     }
 
     private static byte[] bytes(ByteBuffer buffer) {

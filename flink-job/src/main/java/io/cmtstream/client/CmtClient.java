@@ -47,6 +47,7 @@ public final class CmtClient implements AutoCloseable {
     private final String answersTopic;
     private KafkaConsumer<byte[], byte[]> allAnswers;
     private AnswerWaiter waiter;
+    private boolean closed;
 
     /**
      * @param clientProperties Kafka client settings (bootstrap.servers, security) shared by producer and consumers
@@ -116,6 +117,9 @@ public final class CmtClient implements AutoCloseable {
     }
 
     private synchronized AnswerWaiter waiter() {
+        if (closed) {
+            throw new IllegalStateException("the client is closed");
+        }
         if (waiter == null) {
             waiter = AnswerWaiter.start(clientProperties, answersTopic);
         }
@@ -133,6 +137,7 @@ public final class CmtClient implements AutoCloseable {
             allAnswers.close(Duration.ofSeconds(5));
         }
         synchronized (this) {
+            closed = true;
             if (waiter != null) {
                 waiter.close();
             }

@@ -116,9 +116,7 @@ final class ReliabilityCluster implements AutoCloseable {
     private static ReliabilityCluster start(boolean restartableBroker, int taskManagers, int slots,
                                             Map<String, String> clusterSettings, String... extraTopics)
             throws Exception {
-        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
-        topics.addAll(List.of(extraTopics));
-        String[] names = topics.toArray(new String[0]);
+        String[] names = topicNames(extraTopics);
         EmbeddedKafka kafka = restartableBroker ? EmbeddedKafka.restartable(PARTITIONS, names)
                 : new EmbeddedKafka(PARTITIONS, names);
         try {
@@ -149,15 +147,43 @@ final class ReliabilityCluster implements AutoCloseable {
      * elsewhere (separate processes: {@link ProcessCluster}); {@link #flink} is null.
      */
     static ReliabilityCluster brokerOnly(String... extraTopics) throws Exception {
-        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
-        topics.addAll(List.of(extraTopics));
-        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topics.toArray(new String[0]));
+        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topicNames(extraTopics));
         try {
             return new ReliabilityCluster(kafka, null, Files.createTempDirectory("cmt-reliability"));
         } catch (Exception | Error e) {
             kafka.close();
             throw e;
         }
+    }
+
+    /** The job's four default topics, then {@code extraTopics}. */
+    private static String[] topicNames(String... extraTopics) {
+        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
+        topics.addAll(List.of(extraTopics));
+        return topics.toArray(new String[0]);
+    }
+
+    private static final String[] SUBJECTS = {"rivers", "mountains", "cities", "instruments", "planets"};
+
+    /**
+     * Entry {@code i} of a steady stream for {@code tenant}: a document on "documents" + {@code topicSuffix} and,
+     * after every third, a query about it on "queries" + {@code topicSuffix}; then a 60 ms pause. Returns the
+     * query's {@link Answers#key}, or null where no query was sent.
+     */
+    String publishStreamEntry(String tenant, int i, String topicSuffix) {
+        String subject = SUBJECTS[i % SUBJECTS.length];
+        String docId = String.format("doc-%04d", i);
+        send("documents" + topicSuffix, null, tenant + "/" + docId, AvroBytes.encode(document(tenant, docId,
+                "Entry " + i + " of the archive is about " + subject + " and their names.")));
+        String key = null;
+        if (i % 3 == 2) {
+            String queryId = "q" + i;
+            send("queries" + topicSuffix, null, tenant + "/" + queryId,
+                    AvroBytes.encode(query(tenant, queryId, "Which " + subject + " are named?", null)));
+            key = Answers.key(tenant, queryId);
+        }
+        sleep(60);
+        return key;
     }
 
     /** The job options of these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards; then overrides. */

@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.client.AvroBytes;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.junit.jupiter.api.AfterAll;
@@ -21,8 +20,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -41,7 +38,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class WorstTimedFailureITCase {
     private static final int KILLS = Integer.getInteger("cmt.kills", 4);
     private static final String TENANT = "worst";
-    private static final String[] TOPICS = {"rivers", "mountains", "cities", "instruments", "planets"};
 
     private ReliabilityCluster cluster;
     /** Task managers alive, by their MiniCluster index (terminated ones keep their index). */
@@ -244,17 +240,10 @@ class WorstTimedFailureITCase {
 
         void publish(int documents) {
             for (int d = 0; d < documents; d++, next++) {
-                String docId = String.format("doc-%04d", next);
-                String topic = TOPICS[next % TOPICS.length];
-                cluster.send("documents" + suffix, null, TENANT + "/" + docId, AvroBytes.encode(document(TENANT,
-                        docId, "Entry " + next + " of the archive is about " + topic + " and their names.")));
-                if (next % 3 == 2) {
-                    String queryId = "q" + next;
-                    cluster.send("queries" + suffix, null, TENANT + "/" + queryId,
-                            AvroBytes.encode(query(TENANT, queryId, "Which " + topic + " are named?", null)));
-                    queries.add(ReliabilityCluster.Answers.key(TENANT, queryId));
+                String key = cluster.publishStreamEntry(TENANT, next, suffix);
+                if (key != null) {
+                    queries.add(key);
                 }
-                ReliabilityCluster.sleep(60);
             }
         }
     }

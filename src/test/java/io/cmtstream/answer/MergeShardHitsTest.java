@@ -128,6 +128,55 @@ public class MergeShardHitsTest {
     }
 
     @Test
+    void aQueryReadInListedOrderGetsItsMemoriesInThatOrderWithScoresThatNeverRiseAcrossASnapshot()
+            throws Exception {
+        EncodedQuery q = encoded("acme", "rank3", 100);
+        q.topK = 3;
+        q.restrictTo = new String[] {"other1", "other2", "gold"};
+        q.readInListedOrder = true;
+        OperatorSubtaskState snapshot;
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(q, 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "rank3", 0, 100,
+                    new MemoryHit("gold", 0.9f, 0.8f, null, null, null),
+                    new MemoryHit("other2", 0.3f, 0.4f, null, null, null)), 100L));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(2)) {
+            h.initializeState(snapshot);
+            h.open();
+            h.processElement2(new StreamRecord<>(hits("acme", "rank3", 1, 100,
+                    new MemoryHit("other1", 0.5f, 0.2f, null, null, null)), 100L));
+            List<RetrievedContext> out = h.extractOutputValues();
+            assertEquals(1, out.size());
+            MemoryHit[] read = out.get(0).hits;
+            assertEquals(List.of("other1", "other2", "gold"), List.of(read[0].docId, read[1].docId, read[2].docId),
+                    "the listed order across both shards, the best match read last");
+            assertEquals(List.of(0.5f, 0.3f, 0.3f), List.of(read[0].score, read[1].score, read[2].score));
+            assertEquals(List.of(0.2f, 0.2f, 0.2f), List.of(read[0].keyScore, read[1].keyScore, read[2].keyScore));
+            assertEquals(0, h.numKeyedStateEntries());
+        }
+    }
+
+    @Test
+    void theListedOrderIsIgnoredWithoutRestrictTo() throws Exception {
+        EncodedQuery q = encoded("acme", "open", 100);
+        q.readInListedOrder = true;
+        try (var h = harness(2)) {
+            h.open();
+            bankWatermark(h, 0);
+            h.processElement1(new StreamRecord<>(q, 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "open", 0, 100, new MemoryHit("b", 0.5f)), 100L));
+            h.processElement2(new StreamRecord<>(hits("acme", "open", 1, 100, new MemoryHit("a", 0.9f)), 100L));
+            MemoryHit[] read = h.extractOutputValues().get(0).hits;
+            assertEquals(List.of("a", "b"), List.of(read[0].docId, read[1].docId), "best first");
+            assertEquals(List.of(0.9f, 0.5f), List.of(read[0].score, read[1].score));
+        }
+    }
+
+    @Test
     void theDocumentsChangedSinceAskedAtOfAllShardsReachTheContextOnceEachInOrder() throws Exception {
         try (var h = harness(2)) {
             h.open();

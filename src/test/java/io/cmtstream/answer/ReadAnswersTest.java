@@ -1,6 +1,7 @@
 package io.cmtstream.answer;
 
 import io.cmtstream.avro.Query;
+import io.cmtstream.avro.ReadOrder;
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.compress.ModelCallGuard;
 import io.cmtstream.ingest.AvroDecoder;
@@ -44,7 +45,17 @@ class ReadAnswersTest {
         assertEquals(Instant.ofEpochMilli(1_732_000_000_123L), q.getAskedAt());
         assertEquals(3, q.getTopK());
         assertEquals(List.of("doc-1", "doc-2"), q.getRestrictTo());
+        assertNull(q.getReadOrder(), "read by match score, as asked");
         assertEquals("acme/q-7", read.deadLetterKey(c));
+    }
+
+    @Test
+    void aDeadLetterOfAQueryReadInListedOrderStillAsksForIt() throws Exception {
+        RetrievedContext c = context(new String[] {"doc-2", "doc-1"});
+        c.query.readInListedOrder = true;
+        Query q = new AvroDecoder<>(Query.class).decode(read.payload(c));
+        assertEquals(ReadOrder.LISTED, q.getReadOrder());
+        assertEquals(List.of("doc-2", "doc-1"), q.getRestrictTo());
     }
 
     @Test

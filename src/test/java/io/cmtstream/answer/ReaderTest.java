@@ -3,6 +3,7 @@ package io.cmtstream.answer;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.AnswerStatus;
 import io.cmtstream.compress.EncodedQuery;
+import io.cmtstream.memory.ListedOrderMerger;
 import io.cmtstream.memory.MemoryHit;
 import io.cmtstream.model.AnswerRequest;
 import io.cmtstream.model.MemoryStates;
@@ -69,6 +70,20 @@ class ReaderTest {
         // Matched dense + lexical (1.3) on a key cosine of 0.7: the evidence shows what ranked the memory.
         Answer a = recording(new ArrayList<>()).read(context(hit("d1", 1.3f, 0.7f, (byte) 1))).join();
         assertEquals(1.3f, a.getEvidence().get(0).getScore(), 1e-6);
+    }
+
+    @Test
+    void aQueryReadInListedOrderShowsItsMemoriesInThatOrderWithTheClampedScores() {
+        List<AnswerRequest> seen = new ArrayList<>();
+        MemoryHit[] shard0 = {hit("gold", 0.9f, 0.8f, (byte) 1)};
+        MemoryHit[] shard1 = {hit("other1", 0.5f, 0.5f, (byte) 2), hit("other2", 0.3f, 0.3f, (byte) 3)};
+        RetrievedContext c = context(ListedOrderMerger.merge(List.of(shard0, shard1),
+                new String[] {"other1", "other2", "gold"}, 3).toArray(new MemoryHit[0]));
+        Answer a = recording(seen).read(c).join();
+        assertEquals(List.of("other1", "other2", "gold"), a.getEvidence().stream().map(e -> e.getDocId()).toList());
+        assertEquals(List.of(0.5f, 0.3f, 0.3f), a.getEvidence().stream().map(e -> e.getScore()).toList());
+        assertArrayEquals(new float[] {0.5f, 0.3f, 0.3f}, seen.get(0).matchScores(), "the gold's prior ties, no more");
+        assertArrayEquals(new byte[] {1, 0}, seen.get(0).memories().get(2).states(), "the gold's memory read third");
     }
 
     @Test

@@ -3,6 +3,9 @@ package io.cmtstream.eval;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.AnswerStatus;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.avro.Query;
+import io.cmtstream.avro.ReadOrder;
+import io.cmtstream.squad.SquadDataset;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
@@ -10,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 class GoldBehindOthersTest {
 
@@ -24,6 +28,20 @@ class GoldBehindOthersTest {
     void goldComesLastAfterTheTwoBestOtherMemories() {
         assertEquals(List.of("a", "b", "gold"),
                 StreamingEvaluation.goldBehindOthers(withEvidence("a", "gold", "b", "c"), "gold"));
+    }
+
+    @Test
+    void onlyGoldRank3IsReadInTheOrderListed() {
+        SquadDataset.Question q = new SquadDataset.Question("q1", "Who?", List.of("Tesla"), "gold");
+        Query rank3 = StreamingEvaluation.query("t", "gold-rank3", q, 3, List.of("a", "b", "gold"));
+        assertEquals(ReadOrder.LISTED, rank3.getReadOrder());
+        assertEquals(List.of("a", "b", "gold"), rank3.getRestrictTo());
+        assertEquals("gold-rank3/q1", rank3.getId());
+        for (String condition : StreamingEvaluation.CONDITIONS) {
+            if (!condition.equals("gold-rank3")) {
+                assertNull(StreamingEvaluation.query("t", condition, q, 1, List.of("gold")).getReadOrder(), condition);
+            }
+        }
     }
 
     @Test

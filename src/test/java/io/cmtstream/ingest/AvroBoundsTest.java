@@ -69,9 +69,9 @@ class AvroBoundsTest {
         refusal(() -> queries.decode(queryWithQuestionLength(Long.MIN_VALUE)));
     }
 
-    /** A Query (tenant "a", id "q", question "why") up to its restrictTo array, whose blocks follow. */
+    /** A Query (tenant "a", id "q", question "why", readOrder null) up to its restrictTo array, whose blocks follow. */
     private static Out queryBeforeRestrictTo() {
-        return new Out().string("a").string("q").string("why").varint(5).varint(0).varint(1);
+        return new Out().string("a").string("q").string("why").varint(0).varint(5).varint(0).varint(1);
     }
 
     @Test
@@ -105,8 +105,8 @@ class AvroBoundsTest {
     @Test
     void unionAndEnumIndexesOutsideTheirTypesAreRefused() {
         for (long index : new long[]{2, -1, 127, Integer.MAX_VALUE, 1L << 32}) {
-            byte[] topK = new Out().string("a").string("q").string("why").varint(5).varint(index).varint(3).varint(0)
-                    .bytes();
+            byte[] topK = new Out().string("a").string("q").string("why").varint(0).varint(5).varint(index).varint(3)
+                    .varint(0).bytes();
             String reason = refusal(() -> queries.decode(topK));
             assertTrue(reason.contains("topK"), reason);
         }
@@ -116,16 +116,16 @@ class AvroBoundsTest {
 
     @Test
     void varintsLongerThanTheirTypeAreRefused() {
-        byte[] longTooLong = new Out().string("a").string("q").string("why")
+        byte[] longTooLong = new Out().string("a").string("q").string("why").varint(0)
                 .raw(new byte[]{(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff,
                         (byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x01}).varint(0).varint(0).bytes();
         assertTrue(refusal(() -> queries.decode(longTooLong)).contains("longer than 10 bytes"));
         // Five bytes, but more than 32 bits: Avro would drop the high bits and read another union branch.
-        byte[] intTooWide = new Out().string("a").string("q").string("why").varint(5)
+        byte[] intTooWide = new Out().string("a").string("q").string("why").varint(0).varint(5)
                 .raw(new byte[]{(byte) 0x82, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x10}).varint(0).bytes();
         assertTrue(refusal(() -> queries.decode(intTooWide)).contains("does not fit 32 bits"));
-        byte[] runsOff = new Out().string("a").string("q").string("why").raw(new byte[]{(byte) 0x80, (byte) 0x80})
-                .bytes();
+        byte[] runsOff = new Out().string("a").string("q").string("why").varint(0)
+                .raw(new byte[]{(byte) 0x80, (byte) 0x80}).bytes();
         assertTrue(refusal(() -> queries.decode(runsOff)).contains("runs past the end"));
     }
 

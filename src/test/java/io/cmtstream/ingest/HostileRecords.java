@@ -163,6 +163,9 @@ public final class HostileRecords {
         for (int i = field + 1; i < strings.length; i++) {
             out.string(strings[i]);
         }
+        if (!documents) {
+            out.varint(0); // readOrder: null
+        }
         out.varint(BASE_MILLIS);
         return out.bytes();
     }
@@ -240,7 +243,8 @@ public final class HostileRecords {
     }
 
     private Out queryHead() {
-        return new Out().string("t0").string("q" + next++).string(words(3) + "?").varint(BASE_MILLIS);
+        // readOrder (null) sits between question and askedAt.
+        return new Out().string("t0").string("q" + next++).string(words(3) + "?").varint(0).varint(BASE_MILLIS);
     }
 
     /** Avro binary written by hand, to put any prefix anywhere. */

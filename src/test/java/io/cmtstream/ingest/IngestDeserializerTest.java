@@ -173,6 +173,28 @@ class IngestDeserializerTest {
     }
 
     @Test
+    void aDocumentOnTheQueriesTopicIsRefused() {
+        // Neither title nor source: had Query.readOrder been appended, the UPSERT would read as a valid Query.
+        for (DocumentOp op : DocumentOp.values()) {
+            Ingested<Query> in = queries.ingest("queries", 0, 0, null,
+                    AvroBytes.encode(doc().setPublishedAt(Instant.ofEpochMilli(1_700_000_000_000L)).setOp(op).build()));
+            assertFalse(in.isValid(), op.name());
+            assertTrue(in.deadLetter.getReason().startsWith("MALFORMED_AVRO"), in.deadLetter.getReason());
+        }
+    }
+
+    @Test
+    void aQueryWrittenWithoutReadOrderIsADeadLetterNotAnotherQuery() {
+        // Plain Avro carries no writer schema: a client on the schema before readOrder is refused, never misread.
+        byte[] old = new HostileRecords.Out().string("acme").string("q1").string("Why?").varint(1_700_000_000_000L)
+                .varint(0).varint(0).bytes();
+        Ingested<Query> in = queries.ingest("queries", 0, 0, null, old);
+        assertFalse(in.isValid());
+        String reason = in.deadLetter.getReason();
+        assertTrue(reason.startsWith("MALFORMED_AVRO") && reason.contains("readOrder"), reason);
+    }
+
+    @Test
     void documentFieldRulesEachHaveTheirReason() {
         assertTrue(reasonFor(doc().setText("  ").build()).startsWith("EMPTY_TEXT"));
         assertTrue(reasonFor(doc().setText("x".repeat(1001)).build()).startsWith("TEXT_TOO_LONG"));

@@ -96,6 +96,29 @@ class MemoryBankTest {
     }
 
     @Test
+    void matchingInListedOrderKeepsTheFirstKHeldAndPublishedByAsOfWhateverTheirScores() throws Exception {
+        Memory late = memory("late", 1, 0);
+        late.publishedAt = 300;
+        bank.upsert(memory("weak", 0, 1));
+        bank.upsert(memory("best", 1, 0));
+        bank.upsert(memory("middle", 0.6f, 0.8f));
+        bank.upsert(late);
+        MatchKey q = MatchKey.dense(new float[] {1, 0});
+        List<String> listed = List.of("weak", "elsewhere", "late", "weak", "middle", "best");
+        List<MemoryHit> hits = bank.firstAmong(q, listed, 3, 200);
+        assertEquals(List.of("weak", "middle", "best"), hits.stream().map(h -> h.docId).toList());
+        List<MemoryHit> byScore = bank.topKAmong(q, listed, 3, 200);
+        assertEquals(List.of("best", "middle", "weak"), byScore.stream().map(h -> h.docId).toList(),
+                "the same documents by match score");
+        assertEquals(byScore.get(2).score, hits.get(0).score, "scored as restricted matching scores them");
+        assertEquals(byScore.get(1).score, hits.get(1).score);
+        assertEquals(byScore.get(1).keyScore, hits.get(1).keyScore);
+        assertTrue(hits.get(2).score > hits.get(1).score, "not reordered by score");
+        assertEquals(List.of("weak", "late"), bank.firstAmong(q, listed, 2, SelfMatcher.ANY_TIME).stream()
+                .map(h -> h.docId).toList());
+    }
+
+    @Test
     void emptyBankMatchesNothing() throws Exception {
         assertTrue(bank.topK(new float[] {1, 0}, 3).isEmpty());
     }

@@ -156,6 +156,46 @@ public class MemoryShardFunctionTest {
         }
     }
 
+    private static ShardQuery restricted(String id, long askedAt, boolean inListedOrder) {
+        ShardQuery q = query("acme", id, 0, askedAt);
+        q.topK = 2;
+        q.restrictTo = new String[] {"weak", "middle", "best"};
+        q.readInListedOrder = inListedOrder;
+        return q;
+    }
+
+    private static List<String> docIds(ShardHits hits) {
+        return java.util.Arrays.stream(hits.hits).map(hit -> hit.docId).toList();
+    }
+
+    @Test
+    void aQueryReadInListedOrderGetsTheFirstListedMemoriesNotTheBestMatching() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            h.processElement1(new StreamRecord<>(document("acme", "best", 1, 0), 10L));
+            h.processElement1(new StreamRecord<>(document("acme", "weak", 0, 1), 10L));
+            h.processElement1(new StreamRecord<>(document("acme", "middle", 0.6f, 0.8f), 10L));
+            documentWatermark(h, 100);
+            h.processElement2(new StreamRecord<>(restricted("listed", 100, true), 100L));
+            h.processElement2(new StreamRecord<>(restricted("by-score", 100, false), 100L));
+            List<ShardHits> out = h.extractOutputValues();
+            assertEquals(List.of("weak", "middle"), docIds(out.get(0)));
+            assertEquals(List.of("best", "middle"), docIds(out.get(1)));
+            // One asked later waits for the watermark, through a snapshot: the order is kept in its state.
+            h.processElement2(new StreamRecord<>(restricted("pending", 200, true), 200L));
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(ONE_SHARD)) {
+            h.initializeState(snapshot);
+            h.open();
+            documentWatermark(h, 200);
+            List<ShardHits> out = h.extractOutputValues();
+            assertEquals(List.of("pending"), out.stream().map(hits -> hits.queryId).toList());
+            assertEquals(List.of("weak", "middle"), docIds(out.get(0)));
+        }
+    }
+
     @Test
     void withAsOfAskedAtOffALateQuerySeesEverythingAlreadyApplied() throws Exception {
         try (var h = new KeyedTwoInputStreamOperatorTestHarness<>(

@@ -73,6 +73,23 @@ class SpanChooserTest {
     }
 
     @Test
+    void aMemoryReadLastWhosePriorTiesTheOneBeforeItWinsOnlyOnABetterSpan() {
+        // Priors as a query read in listed order gets them: the gold, listed last, matched best but was clamped
+        // to the score of the memory before it.
+        float[] priors = {0.5f, 0.25f, 0.25f};
+        float[] weak = {0, 1, 0};
+        float[] other = {0, 2, 0};
+        float[] otherEnd = {0, 1, 0};
+        SpanChooser.Span tie = SpanChooser.best(List.of(weak, other, other), List.of(weak, otherEnd, otherEnd), 30,
+                priors);
+        assertEquals(new SpanChooser.Span(1, 1, 1, 3.25f), tie, "equal totals: the earlier memory wins");
+        float[] goldEnd = {0, 1.5f, 0};
+        SpanChooser.Span gold = SpanChooser.best(List.of(weak, other, other), List.of(weak, otherEnd, goldEnd), 30,
+                priors);
+        assertEquals(new SpanChooser.Span(2, 1, 1, 3.75f), gold, "read third, it still wins on its own span");
+    }
+
+    @Test
     void mismatchedLogitsAreRejected() {
         assertThrows(IllegalArgumentException.class,
                 () -> best(List.of(new float[3]), List.of(new float[4]), 30));

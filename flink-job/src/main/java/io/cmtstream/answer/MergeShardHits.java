@@ -2,6 +2,7 @@ package io.cmtstream.answer;
 
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.ingest.QueryAdmission;
+import io.cmtstream.memory.ListedOrderMerger;
 import io.cmtstream.memory.MemoryHit;
 import io.cmtstream.memory.MemoryShardFunction;
 import io.cmtstream.memory.ShardHits;
@@ -25,7 +26,8 @@ import java.util.TreeSet;
 
 /**
  * Keyed by query: waits for the query itself and for the local top-k of every shard of its tenant, then merges
- * them into the global top-k (the first half of top-aggregation). State is cleared once the query is emitted, or,
+ * them into the global top-k (the first half of top-aggregation), or, for a query read in listed order, into its
+ * listed memories in that order ({@link ListedOrderMerger}). State is cleared once the query is emitted, or,
  * for a query that never completes (a shard's result lost to a bug or a changed shard count), once the document
  * watermark is {@code retention} past its askedAt (or past the watermark when it arrived) <em>and</em> as long again
  * of wall-clock time has passed with nothing arriving for it since this operator (re)started: such a query is
@@ -162,7 +164,10 @@ public class MergeShardHits extends KeyedCoProcessFunction<String, EncodedQuery,
         }
         RetrievedContext context = new RetrievedContext();
         context.query = q;
-        context.hits = TopKMerger.merge(perShard, q.topK).toArray(new MemoryHit[0]);
+        List<MemoryHit> merged = q.readInListedOrder && q.restrictTo != null
+                ? ListedOrderMerger.merge(perShard, q.restrictTo, q.topK)
+                : TopKMerger.merge(perShard, q.topK);
+        context.hits = merged.toArray(new MemoryHit[0]);
         context.searched = searched;
         context.matchMillis = slowest / 1_000_000;
         context.changed = changed.stream().limit(MemoryShardFunction.CHANGED_LIMIT).toArray(String[]::new);

@@ -2,6 +2,7 @@ package io.cmtstream.answer;
 
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Query;
+import io.cmtstream.avro.ReadOrder;
 import io.cmtstream.client.AvroBytes;
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.compress.ModelAsyncFunction;
@@ -70,6 +71,7 @@ public class ReadAnswers extends ModelAsyncFunction<RetrievedContext, Answer> {
                 .setAskedAt(Instant.ofEpochMilli(q.askedAt))
                 .setTopK(q.topK)
                 .setRestrictTo(q.restrictTo == null ? null : Arrays.asList(q.restrictTo))
+                .setReadOrder(q.readInListedOrder ? ReadOrder.LISTED : null)
                 .build());
     }
 }

@@ -6,7 +6,10 @@ import io.cmtstream.memory.MemoryHit;
 /** A query with its global top-k memories, ready for aggregation and reading. A Flink POJO. */
 public class RetrievedContext {
     public EncodedQuery query;
-    /** Best first. Empty when the tenant has no memories. */
+    /**
+     * Best first, or in the listed order with scores that never rise ({@link EncodedQuery#readInListedOrder}).
+     * Empty when the tenant has no memories.
+     */
     public MemoryHit[] hits;
     /** Memories searched over all shards. */
     public int searched;

@@ -3,6 +3,7 @@ package io.cmtstream.compress;
 import io.cmtstream.avro.Document;
 import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Query;
+import io.cmtstream.avro.ReadOrder;
 import io.cmtstream.memory.CompressedDocument;
 import io.cmtstream.memory.Memory;
 import io.cmtstream.model.Encoding;
@@ -59,6 +60,7 @@ public final class Compressor {
             q.askedAt = query.getAskedAt().toEpochMilli();
             q.topK = query.getTopK() != null ? query.getTopK() : defaultTopK;
             q.restrictTo = query.getRestrictTo() == null ? null : query.getRestrictTo().toArray(new String[0]);
+            q.readInListedOrder = q.restrictTo != null && query.getReadOrder() == ReadOrder.LISTED;
             q.key = encoding.key();
             q.terms = encoding.terms().terms();
             q.termWeights = encoding.terms().weights();

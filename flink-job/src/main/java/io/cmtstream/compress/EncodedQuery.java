@@ -12,6 +12,11 @@ public class EncodedQuery {
     public int topK;
     /** Document ids matching is restricted to; null means all, empty means closed book. */
     public String[] restrictTo;
+    /**
+     * Whether the reader gets the restrictTo memories in the order listed, with match scores that never rise down
+     * the list (Query.readOrder LISTED); always false without restrictTo.
+     */
+    public boolean readInListedOrder;
     public float[] key;
     /** The key's lexical half: the question's WordPiece ids, strictly increasing, with the model's query weight. */
     public int[] terms;

@@ -25,6 +25,7 @@ public class QueryFanOut implements FlatMapFunction<EncodedQuery, ShardQuery> {
             q.askedAt = query.askedAt;
             q.topK = query.topK;
             q.restrictTo = query.restrictTo;
+            q.readInListedOrder = query.readInListedOrder;
             q.key = query.key;
             q.terms = query.terms;
             q.termWeights = query.termWeights;

@@ -96,8 +96,25 @@ public final class MemoryBank {
 
     /** {@link #topKAmong(MatchKey, Collection, int)} among memories published at or before {@code asOf}. */
     public List<MemoryHit> topKAmong(MatchKey query, Collection<String> docIds, int k, long asOf) throws Exception {
+        List<MemoryHit> hits = among(query, docIds, Integer.MAX_VALUE, asOf);
+        return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
+    }
+
+    /**
+     * The first {@code k} of {@code docIds} that this shard holds, published at or before {@code asOf}, in the
+     * order listed (a repeated id counts once), each scored as {@link #topKAmong} scores it: a shard's part of a
+     * query read in listed order. The global first k in listed order are among the shards' own first k.
+     */
+    public List<MemoryHit> firstAmong(MatchKey query, Collection<String> docIds, int k, long asOf) throws Exception {
+        return among(query, docIds, k, asOf);
+    }
+
+    private List<MemoryHit> among(MatchKey query, Collection<String> docIds, int limit, long asOf) throws Exception {
         List<MemoryHit> hits = new ArrayList<>();
         for (String docId : new LinkedHashSet<>(docIds)) {
+            if (hits.size() >= limit) {
+                break;
+            }
             Memory memory = store.get(docId);
             if (memory != null && (asOf == SelfMatcher.ANY_TIME || memory.publishedAt <= asOf)) {
                 float keyScore = SelfMatcher.dot(query.dense(), memory.key);
@@ -105,7 +122,7 @@ public final class MemoryBank {
                 hits.add(MemoryHit.of(memory, score, keyScore));
             }
         }
-        return TopKMerger.merge(List.<MemoryHit[]>of(hits.toArray(new MemoryHit[0])), k);
+        return hits;
     }
 
     /** {@link #topKAmong(MatchKey, Collection, int)} for a dense-only query. */

@@ -229,9 +229,14 @@ public class MemoryShardFunction extends KeyedCoProcessFunction<String, Compress
 
     private ShardHits match(MemoryBank bank, ShardQuery query) throws Exception {
         long started = System.nanoTime();
-        List<MemoryHit> hits = query.restrictTo == null
-                ? bank.topK(query.matchKey(), query.topK, asOf(query))
-                : bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK, asOf(query));
+        List<MemoryHit> hits;
+        if (query.restrictTo == null) {
+            hits = bank.topK(query.matchKey(), query.topK, asOf(query));
+        } else if (query.readInListedOrder) {
+            hits = bank.firstAmong(query.matchKey(), List.of(query.restrictTo), query.topK, asOf(query));
+        } else {
+            hits = bank.topKAmong(query.matchKey(), List.of(query.restrictTo), query.topK, asOf(query));
+        }
         return result(bank, query, hits, System.nanoTime() - started);
     }
 

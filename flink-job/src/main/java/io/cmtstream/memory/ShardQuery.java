@@ -10,6 +10,8 @@ public class ShardQuery {
     public int topK;
     /** See {@link io.cmtstream.compress.EncodedQuery#restrictTo}. */
     public String[] restrictTo;
+    /** See {@link io.cmtstream.compress.EncodedQuery#readInListedOrder}. */
+    public boolean readInListedOrder;
     public float[] key;
     /** The key's lexical half (see {@link io.cmtstream.compress.EncodedQuery#terms}); null means none. */
     public int[] terms;

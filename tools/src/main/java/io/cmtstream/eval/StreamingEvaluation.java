@@ -7,6 +7,7 @@ import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
+import io.cmtstream.avro.ReadOrder;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.squad.SquadDataset;
 import io.cmtstream.squad.SquadFiles;
@@ -43,8 +44,9 @@ import java.util.Properties;
  *       {@code bm25} (BM25's best paragraph's memory, through the same compressor and reader), {@code cmt-k1} and
  *       {@code cmt-k3} (top-1 and top-3 self-matching, whatever {@code --k} is: does aggregating more memories
  *       help?);</li>
- *   <li>then, from the {@code recall} answers' evidence, {@code gold-rank3}: the gold paragraph's memory behind the
- *       two best-matching other memories (k = 3): are all k memories really read?</li>
+ *   <li>then, from the {@code recall} answers' evidence, {@code gold-rank3}: the gold paragraph's memory read
+ *       third, behind the two best-matching other memories (k = 3, {@code Query.readOrder} LISTED, so its match
+ *       score is no higher than theirs): are all k memories really read?</li>
  *   <li>answers are read from the answers topic only, and scored with the official SQuAD v1.1 EM/F1.</li>
  * </ol>
  * Baselines use {@code Query.restrictTo}, so every condition goes through the same job, compressor and reader.
@@ -175,8 +177,17 @@ public final class StreamingEvaluation {
     }
 
     private void ask(CmtClient client, String condition, SquadDataset.Question q, int topK, List<String> restrictTo) {
-        client.publish(Query.newBuilder().setTenant(tenant).setId(condition + "/" + q.id()).setQuestion(q.question())
-                .setAskedAt(Instant.now()).setTopK(topK).setRestrictTo(restrictTo).build());
+        client.publish(query(tenant, condition, q, topK, restrictTo));
+    }
+
+    /**
+     * The query of one condition. Only gold-rank3 is read in the order listed: its gold memory, listed last, comes
+     * third with a match score no higher than the two before it, whatever it matched.
+     */
+    static Query query(String tenant, String condition, SquadDataset.Question q, int topK, List<String> restrictTo) {
+        return Query.newBuilder().setTenant(tenant).setId(condition + "/" + q.id()).setQuestion(q.question())
+                .setAskedAt(Instant.now()).setTopK(topK).setRestrictTo(restrictTo)
+                .setReadOrder(condition.equals("gold-rank3") ? ReadOrder.LISTED : null).build();
     }
 
     private List<SquadDataset.Question> questionsOf(SquadDataset.Article article) {
@@ -223,7 +234,8 @@ public final class StreamingEvaluation {
                 "bm25", "the memory of BM25's top-1 paragraph",
                 "cmt-k1", "top-1 memory",
                 "cmt-k3", "top-3 memories",
-                "gold-rank3", "the gold paragraph's memory behind the two best-matching other memories (k = 3)");
+                "gold-rank3", "the gold paragraph's memory read third, behind the two best-matching other memories,"
+                        + " with a match score no higher than theirs (k = 3)");
         for (String condition : CONDITIONS) {
             report.reading(condition, descriptions.get(condition),
                     SquadScorer.score(questions, predictions(run, condition)));

@@ -125,7 +125,8 @@ class Bert(torch.nn.Module):
 
     @torch.no_grad()
     def forward(self, input_ids, attention_mask, token_type_ids=None, split=None):
-        """last_hidden_state [B, L, H]; with `split`, (the states after `split` layers, last_hidden_state)."""
+        """last_hidden_state [B, L, H]; with `split`, (the states after `split` layers, last_hidden_state); with a
+        tuple of layers for `split`, (a list of the states after each, last_hidden_state)."""
         w = self.w
         B, L = input_ids.shape
         if token_type_ids is None:
@@ -136,10 +137,11 @@ class Bert(torch.nn.Module):
         x = self._ln(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         bias = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
         H, dh = self.heads, self.hidden // self.heads
-        mid = None
+        splits = split if isinstance(split, tuple) else (split,)
+        mids = {}
         for i in range(self.layers):
-            if i == split:
-                mid = x
+            if i in splits:
+                mids[i] = x
             p = f"encoder.layer.{i}."
             q = (x @ w[p + "attention.self.query.weight"] + w[p + "attention.self.query.bias"]).view(B, L, H, dh).transpose(1, 2)
             k = (x @ w[p + "attention.self.key.weight"] + w[p + "attention.self.key.bias"]).view(B, L, H, dh).transpose(1, 2)
@@ -152,7 +154,9 @@ class Bert(torch.nn.Module):
             h = 0.5 * h * (1.0 + torch.erf(h / math.sqrt(2.0)))
             h = h @ w[p + "output.dense.weight"] + w[p + "output.dense.bias"]
             x = self._ln(h + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
-        return x if split is None else (mid, x)
+        if split is None:
+            return x
+        return ([mids[i] for i in split], x) if isinstance(split, tuple) else (mids[split], x)
 
 
 def check(path, ids_list):

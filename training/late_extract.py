@@ -61,9 +61,10 @@ def answer_span(tok, context, ids, text, start_char):
     return i, i + n - 1
 
 
-def run(bert, seqs, split, batch_tokens=6144, label=""):
+def run(bert, seqs, splits, batch_tokens=6144, label=""):
+    """Per split layer the states after it, and the last hidden states, of every sequence (one pass)."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    mids, lasts = [None] * len(seqs), [None] * len(seqs)
+    mids, lasts = [[None] * len(seqs) for _ in splits], [None] * len(seqs)
     t0, i = time.time(), 0
     while i < len(order):
         j = i + 1
@@ -76,9 +77,11 @@ def run(bert, seqs, split, batch_tokens=6144, label=""):
         for r, k in enumerate(idx):
             ids[r, :len(seqs[k])] = torch.tensor(seqs[k])
             mask[r, :len(seqs[k])] = 1
-        mid, last = bert(ids, mask, split=split)
+        mid, last = bert(ids, mask, split=tuple(splits))
         for r, k in enumerate(idx):
-            mids[k], lasts[k] = mid[r, :len(seqs[k])].clone(), last[r, :len(seqs[k])].half()
+            for s, m in enumerate(mid):
+                mids[s][k] = m[r, :len(seqs[k])].clone()
+            lasts[k] = last[r, :len(seqs[k])].half()
         i = j
         print(f"  {label} {j}/{len(seqs)} {time.time() - t0:.0f}s", flush=True)
     return mids, lasts
@@ -89,8 +92,9 @@ def main():
     ap.add_argument("--squad", default="data/squad/squad-v1.1-dev-open.json")
     ap.add_argument("--split", default="data/squad/split.json")
     ap.add_argument("--backbone", default="training/cache/backbone")
-    ap.add_argument("--out", default="training/cache/late.pt")
-    ap.add_argument("--split-layer", type=int, default=8)
+    ap.add_argument("--out", default="training/cache/late.pt",
+                    help="with several split layers, a name with {} for the layer (late{}.pt)")
+    ap.add_argument("--split-layer", default="8", help="one layer, or several separated by commas")
     ap.add_argument("--sets", default="train,validation")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
@@ -116,13 +120,18 @@ def main():
                            "ids": tok.encode(q["question"], MAX_Q)})
     found = sum(1 for q in qs if q["spans"])
     print(f"{len(paras)} paragraphs, {len(qs)} questions ({found} with an answer span in the tokens)", flush=True)
-    pm, pl = run(bert, [p["ids"] for p in paras], a.split_layer, label="paragraphs")
-    qm, ql = run(bert, [q["ids"] for q in qs], a.split_layer, label="questions")
-    pq = [quantize_tokens(h) for h in pm]
-    torch.save({"split_layer": a.split_layer, "paras": paras, "qs": qs,
-                "p_mid": [x[0] for x in pq], "p_scale": [x[1] for x in pq], "p_last": pl,
-                "q_mid": [h.half() for h in qm], "q_last": ql}, a.out)
-    print("saved", a.out, flush=True)
+    splits = [int(x) for x in a.split_layer.split(",")]
+    if len(splits) > 1 and "{}" not in a.out:
+        ap.error("several split layers need an --out with {} for the layer")
+    pm, pl = run(bert, [p["ids"] for p in paras], splits, label="paragraphs")
+    qm, ql = run(bert, [q["ids"] for q in qs], splits, label="questions")
+    for s, layer in enumerate(splits):
+        pq = [quantize_tokens(h) for h in pm[s]]
+        out = a.out.format(layer)
+        torch.save({"split_layer": layer, "paras": paras, "qs": qs,
+                    "p_mid": [x[0] for x in pq], "p_scale": [x[1] for x in pq], "p_last": pl,
+                    "q_mid": [h.half() for h in qm[s]], "q_last": ql}, out)
+        print("saved", out, flush=True)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ class LateReader(Head):
 
     def __init__(self, bert_w, first, layers):
         super().__init__()
+        self.first = first
         self.layers = nn.ModuleList([Layer(bert_w, f"encoder.layer.{i}.") for i in range(first, layers)])
         self.span = nn.Linear(self.layers[0].q.din, 2)
         nn.init.normal_(self.span.weight, std=0.02)
@@ -173,11 +174,12 @@ def read_rows(model, cache, rows):
     return start[:, Lq:].masked_fill(~ok, NEG), end[:, Lq:].masked_fill(~ok, NEG), ok
 
 
-def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_width=64):
+def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_width=64, hard=None):
     """Shared-normalisation loss: each question reads a window of its gold memory that holds the answer and
-    `negatives` windows of other memories of its article, and the gold start / end compete with every allowed
-    position of all of them. Windows keep the step cheap on a CPU: the states already carry the whole
-    paragraph's context from the lower layers."""
+    `negatives` windows of other memories, and the gold start / end compete with every allowed position of all of
+    them. The other memories are the question's best-matching ones when `hard` lists them (question -> paragraphs,
+    best first: what a top-k read puts beside the gold), otherwise random paragraphs of its article. Windows keep
+    the step cheap on a CPU: the states already carry the whole paragraph's context from the lower layers."""
     gold, neg, spans = [], [], []
     for qi in qrows:
         q = cache.qs[qi]
@@ -185,8 +187,12 @@ def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_w
         a, b = window(n, width, rng, rng.choice(q["spans"]))
         gold.append((qi, q["para"], (a, b)))
         spans.append([(s - a, e - a) for s, e in q["spans"] if a <= s and e < b])
-        others = [p for p in by_article[cache.paras[q["para"]]["article"]] if p != q["para"]]
-        for p in rng.sample(others, negatives):
+        if hard is not None:
+            picked = hard[qi][:negatives]
+        else:
+            others = [p for p in by_article[cache.paras[q["para"]]["article"]] if p != q["para"]]
+            picked = rng.sample(others, negatives)
+        for p in picked:
             neg.append((qi, p, window(len(cache.paras[p]["ids"]), neg_width, rng)))
     gs, ge, _ = read_rows(model, cache, gold)
     if neg:
@@ -204,19 +210,80 @@ def batch_loss(model, cache, qrows, negatives, rng, by_article, width=128, neg_w
     return loss / len(spans)
 
 
+def place(model, state, first):
+    """A complete state dict for `model` from `state`, a reader's weights whose layers start at backbone layer
+    `first`: each layer goes to the same backbone layer of `model`, whose layers below `first` keep their
+    pretrained weights. With a lower split than the source's, the model then computes what the source did, and
+    tuning goes on from there."""
+    shift = first - model.first
+    if shift < 0:
+        raise ValueError(f"the source reader starts at layer {first}, above none of this model's layers "
+                         f"({model.first}..)")
+    out = {}
+    for name, mine in model.state_dict().items():
+        src = name
+        if name.startswith("layers."):
+            j, rest = name[len("layers."):].split(".", 1)
+            if int(j) < shift:
+                out[name] = mine
+                continue
+            src = f"layers.{int(j) - shift}.{rest}"
+        out[name] = state[src]
+    return out
+
+
+def checkpoint_weights(path, model):
+    """`model`'s weights from a training checkpoint, possibly of a higher split (see `place`)."""
+    state = torch.load(path)["model"]
+    layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("layers."))
+    return place(model, state, model.first + len(model.layers) - layers)
+
+
 def bundle_weights(model_dir, model):
     """A float state dict for `model` from a bundle's exported reader (int8 matrices de-quantised): a later stage
-    can start from the shipped weights when the training checkpoints are gone (they live outside git)."""
+    can start from the shipped weights when the training checkpoints are gone (they live outside git), also at a
+    lower split than the bundle's (see `place`)."""
     with open(os.path.join(model_dir, "model.json")) as f:
         info = json.load(f)
     got = torch.jit.load(os.path.join(model_dir, info["files"]["reader"])).state_dict()
+    state = {}
+    for name in got:
+        if name.endswith(".wq"):
+            state[name[:-len(".wq")] + ".weight"] = got[name].float() * got[name[:-len(".wq")] + ".ws"]
+        elif not name.endswith(".ws") and not (name.endswith(".weight") and name[:-len(".weight")] + ".wq" in got):
+            state[name] = got[name]
+    return place(model, state, info["backbone"]["memoryLayer"])
+
+
+def holds(ids, pieces):
+    """Whether the id sequence `ids` contains any of the id tuples `pieces`."""
+    for piece in pieces:
+        n = len(piece)
+        if any(tuple(ids[i:i + n]) == piece for i in range(len(ids) - n + 1)):
+            return True
+    return False
+
+
+def hardest_others(cache, model_dir, qrows, keep=4, chunk=8000):
+    """Per question its best-matching paragraphs of its split other than its own, best first (`keep` of them):
+    the bundled key head's match scores, as the memory bank ranks memories. A paragraph that holds one of the
+    question's reference answers (its tokens) is passed over: reading the answer there is not a mistake (unless
+    too few are left)."""
+    split = cache.qs[qrows[0]]["split"]
+    prows = [i for i, p in enumerate(cache.paras) if p["split"] == split]
     out = {}
-    for name in model.state_dict():
-        if name.endswith(".weight") and name[:-len(".weight")] + ".wq" in got:
-            base = name[:-len(".weight")]
-            out[name] = got[base + ".wq"].float() * got[base + ".ws"]
-        else:
-            out[name] = got[name]
+    for s in range(0, len(qrows), chunk):
+        part = qrows[s:s + chunk]
+        S = match_scores(cache, model_dir, part, prows)
+        for r, qi in enumerate(part):
+            q = cache.qs[qi]
+            ids = cache.paras[q["para"]]["ids"]
+            answers = {tuple(ids[s_:e + 1]) for s_, e in q["spans"]}
+            best = [prows[int(j)] for j in S[r].topk(keep + 8).indices]
+            best = [p for p in best if p != q["para"]]
+            clean = [p for p in best if not holds(cache.paras[p]["ids"], answers)]
+            out[qi] = (clean + [p for p in best if p not in clean])[:keep]      # short of clean ones: the best
+    print(f"hard negatives for {len(out)} questions", flush=True)
     return out
 
 
@@ -235,13 +302,16 @@ def train(a):
     opt = torch.optim.AdamW([{"params": body, "lr": a.lr}, {"params": head, "lr": a.lr * 10}], weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_q) / a.batch)
     total = a.epochs * steps_per_epoch
+    if a.max_steps:
+        total = min(total, a.max_steps)
+    hard = hardest_others(cache, a.model, train_q) if a.hard_negatives else None
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / a.warmup) * max(0.0, 1.0 - s / total))
     step, order, spent = 0, None, 0
     ckpt = a.ckpt
     if a.init and (a.fresh or not os.path.exists(ckpt)):
         # a later stage: the weights of an earlier run, a new optimiser and schedule
-        model.load_state_dict(torch.load(a.init)["model"])
+        model.load_state_dict(checkpoint_weights(a.init, model))
         print(f"initialised from {a.init}", flush=True)
     elif a.init_bundle and (a.fresh or not os.path.exists(ckpt)):
         model.load_state_dict(bundle_weights(a.init_bundle, model))
@@ -276,7 +346,7 @@ def train(a):
         rows = order[step * a.batch:(step + 1) * a.batch]
         if not rows:
             break
-        loss = batch_loss(model, cache, rows, a.negatives, rng, by_article, a.width, a.neg_width)
+        loss = batch_loss(model, cache, rows, a.negatives, rng, by_article, a.width, a.neg_width, hard)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -325,6 +395,16 @@ def choose(reads, memories, match, weight):
             if v > best:
                 best, text = v, got[p][1]
         out.append(text)
+    return out
+
+
+def listed_order(memories, scores):
+    """Match scores for reading `memories` in the listed order: each clamped to at most the one before it, so the
+    prior cannot lift a later memory above an earlier one (ties go to the earlier, as in `choose`)."""
+    out, cap = {}, float("inf")
+    for p in memories:
+        cap = min(cap, scores[p])
+        out[p] = cap
     return out
 
 
@@ -388,7 +468,9 @@ def evaluate(model, cache, a, split="validation"):
     res["cmt_k%d_by_weight" % kmax] = {str(w): round(v[1], 2) for w, v in by_weight.items()}
     for k in ks:
         res[f"cmt_k{k}"] = em_f1(choose(reads, [t[:k] for t in top], match, weight), refs)
-    res["gold_rank3"] = em_f1(choose(reads, behind, match, weight), refs)
+    # the gold read third: its match score no higher than the two before it (as the job's listed-order read)
+    res["gold_rank3"] = em_f1(choose(reads, behind, [listed_order(b, m) for b, m in zip(behind, match)], weight),
+                              refs)
     res["closed_book"] = {"EM": 0.0, "F1": 0.0, "note": "no memory: no span to point at, the answer is empty"}
     res["seconds"] = round(time.time() - t0)
     print(json.dumps({k: (v if not isinstance(v, tuple) else [round(x, 1) for x in v]) for k, v in res.items()}),
@@ -433,7 +515,8 @@ def stages(ckpt):
     through `--init`."""
     c = torch.load(ckpt)
     run = {k: v for k, v in c["args"].items()
-           if k in ("epochs", "batch", "lr", "warmup", "negatives", "width", "neg_width", "seed", "threads")}
+           if k in ("epochs", "batch", "lr", "warmup", "negatives", "hard_negatives", "max_steps", "width", "neg_width",
+                    "seed", "threads")}
     run.update(steps=c["step"], seconds=c.get("seconds"))
     init = c["args"].get("init")
     before = stages(init) if init else c["args"].get("prior_stages") or []
@@ -511,6 +594,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--negatives", type=int, default=1)
+    ap.add_argument("--hard-negatives", action="store_true",
+                    help="train: the other memories are each question's best-matching ones, not random ones of its article")
+    ap.add_argument("--max-steps", type=int, default=0, help="train: stop the schedule after this many steps")
     ap.add_argument("--width", type=int, default=128, help="training window of the gold memory (tokens)")
     ap.add_argument("--neg-width", type=int, default=64, help="training window of the other memories (tokens)")
     ap.add_argument("--minutes", type=float, default=60)
@@ -531,6 +617,7 @@ def main():
                     help="export: the bundle's defaultTopK instead of validation's choice (say why in --default-k-why)")
     ap.add_argument("--default-k-why", default="")
     ap.add_argument("--split-layer", type=int, default=8)
+    ap.add_argument("--no-eval", action="store_true", help="train: stop after training (evaluate separately)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tj = json.load(open(os.path.join(a.backbone, "bge-small-en-v1.5-tokenizer.json"), encoding="utf-8"))
@@ -549,6 +636,8 @@ def main():
         return
     if a.what == "train":
         model, cache = train(a)
+        if a.no_eval:
+            return
     else:
         cache = Cache(a.cache)
         bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))

@@ -8,7 +8,8 @@ import unittest
 
 import torch
 
-from training.late_reader import NEG, LateReader, best_spans, bundle_weights, span_text, trace, window
+from training.late_reader import (NEG, LateReader, best_spans, bundle_weights, choose, holds, listed_order, span_text,
+                                  trace, window)
 
 H, FFN = 384, 32            # trace() feeds 384-wide states, the backbone's width; one layer with a narrow FFN
 
@@ -133,7 +134,7 @@ class ExportTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             traced.save(os.path.join(d, "reader.pt"))
             with open(os.path.join(d, "model.json"), "w") as f:
-                json.dump({"files": {"reader": "reader.pt"}}, f)
+                json.dump({"files": {"reader": "reader.pt"}, "backbone": {"memoryLayer": 0}}, f)
             fresh = tiny_reader(5)                       # other random weights, float matrices
             state = bundle_weights(d, fresh)
         self.assertEqual(set(state), set(fresh.state_dict()))
@@ -145,6 +146,43 @@ class ExportTest(unittest.TestCase):
         with torch.no_grad():
             for a, b in zip(fresh.eval()(*x), traced(*x, traced.weights(torch.zeros(1)))):
                 torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+    def test_bundle_weights_into_a_lower_split(self):
+        """A bundle whose reader starts at layer 1 seeds a reader starting at layer 0: the bundle's layer goes to
+        backbone layer 1, layer 0 keeps the pretrained weights it was built with."""
+        exported = LateReader(bert_layer_weights(3, layers=2), 1, 2)
+        torch.nn.init.normal_(exported.span.weight, std=0.5)
+        traced, _ = trace(exported.eval())
+        with tempfile.TemporaryDirectory() as d:
+            traced.save(os.path.join(d, "reader.pt"))
+            with open(os.path.join(d, "model.json"), "w") as f:
+                json.dump({"files": {"reader": "reader.pt"}, "backbone": {"memoryLayer": 1}}, f)
+            lower = LateReader(bert_layer_weights(3, layers=2), 0, 2)
+            pretrained = {k: v.clone() for k, v in lower.state_dict().items()}
+            state = bundle_weights(d, lower)
+            higher = LateReader(bert_layer_weights(3, layers=3), 2, 3)
+            with self.assertRaises(ValueError):
+                bundle_weights(d, higher)
+        lower.load_state_dict(state)
+        torch.testing.assert_close(state["layers.0.q.weight"], pretrained["layers.0.q.weight"])
+        torch.testing.assert_close(state["layers.1.q.weight"], exported.layers[0].q.wq.float() * exported.layers[0].q.ws)
+        torch.testing.assert_close(state["span.weight"], exported.span.weight)
+
+    def test_listed_order_clamps_later_memories(self):
+        """The gold read third: its match score is capped by the memories before it, and an equal total goes to
+        the earlier memory, so the prior cannot lift it."""
+        scores = {7: 0.5, 3: 0.6, 9: 0.9}
+        self.assertEqual(listed_order([7, 3, 9], scores), {7: 0.5, 3: 0.5, 9: 0.5})
+        self.assertEqual(listed_order([9, 3, 7], scores), {9: 0.9, 3: 0.6, 7: 0.5})
+        reads = [{7: (1.0, "a"), 3: (1.0, "b"), 9: (1.0, "gold")}]
+        self.assertEqual(choose(reads, [[7, 3, 9]], [scores], 10.0), ["gold"])
+        self.assertEqual(choose(reads, [[7, 3, 9]], [listed_order([7, 3, 9], scores)], 10.0), ["a"])
+
+    def test_holds_finds_an_answer_in_another_paragraph(self):
+        self.assertTrue(holds([101, 5, 6, 7, 102], {(6, 7)}))
+        self.assertTrue(holds([101, 5, 6, 7, 102], {(9,), (5,)}))
+        self.assertFalse(holds([101, 5, 6, 7, 102], {(7, 6), (8,)}))
+        self.assertFalse(holds([101, 5], {(5, 102)}))
 
 
 if __name__ == "__main__":

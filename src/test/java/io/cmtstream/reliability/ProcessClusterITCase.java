@@ -48,8 +48,16 @@ class ProcessClusterITCase {
         List<String> queries = new ArrayList<>();
         int next = publish(0, 30, queries);
         ReliabilityCluster.await("2 checkpoints", () -> flink.checkpoints(job)[0] >= 2);
-        ReliabilityCluster.await("a transaction holding answers open",
-                () -> broker.uncommittedRecords("answers") > 0);
+        // The stream goes on while we wait: on a slow machine the first 30 answers may all be committed by now.
+        int[] streamed = {next};
+        ReliabilityCluster.await("a transaction holding answers open", () -> {
+            if (broker.uncommittedRecords("answers") > 0) {
+                return true;
+            }
+            streamed[0] = publish(streamed[0], streamed[0] + 1, queries);
+            return false;
+        });
+        next = streamed[0];
         long pid = flink.killTaskManager();
         flink.startTaskManager();
         next = publish(next, next + 30, queries);

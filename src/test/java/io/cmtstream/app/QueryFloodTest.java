@@ -137,6 +137,7 @@ class QueryFloodTest {
         guard.processWatermark(new Watermark(watermark));
         bank.processWatermark1(new Watermark(watermark));
         bank.processWatermark2(new Watermark(FAR_FUTURE));
+        MemoryShardFunctionTest.releaseReady(bank);
         drainBank();
         merge.processWatermark1(new Watermark(FAR_FUTURE));
         merge.processWatermark2(new Watermark(watermark));

@@ -50,6 +50,14 @@ public class MemoryShardFunctionTest {
             throws Exception {
         h.processWatermark1(new Watermark(watermark));
         h.processWatermark2(new Watermark(FAR_FUTURE));
+        releaseReady(h);
+    }
+
+    /** Fires the processing-time timers that match released queries, one step after another, until none is left. */
+    public static void releaseReady(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ?> h) throws Exception {
+        while (h.numProcessingTimeTimers() > 0) {
+            h.setProcessingTime(h.getProcessingTime() + 1);
+        }
     }
 
     private static List<String> answered(KeyedTwoInputStreamOperatorTestHarness<String, ?, ?, ShardHits> h) {
@@ -101,6 +109,65 @@ public class MemoryShardFunctionTest {
             assertEquals(10_000, released);
             assertEquals(0, h.numEventTimeTimers());
             assertEquals(1, h.numKeyedStateEntries(), "only the memory is left");
+        }
+    }
+
+    @Test
+    void aWatermarkThatReleasesABurstEmitsNothingInItsOwnStepThenOneBoundedBatchPerStep() throws Exception {
+        int burst = 5 * MemoryShardFunction.RELEASE_BATCH + 3;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            h.processWatermark2(new Watermark(FAR_FUTURE));
+            h.processWatermark1(new Watermark(0));
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+            for (int i = 0; i < burst; i++) {
+                h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, 100 + i), 100L + i));
+            }
+            h.processWatermark1(new Watermark(100 + burst));
+            assertEquals(List.of(), answered(h), "the watermark's own step only files the released queries");
+            assertEquals(0, h.numEventTimeTimers());
+            List<String> all = new java.util.ArrayList<>();
+            int steps = 0;
+            while (h.numProcessingTimeTimers() > 0) {
+                h.setProcessingTime(h.getProcessingTime() + 1);
+                List<String> step = answered(h);
+                assertTrue(step.size() <= MemoryShardFunction.RELEASE_BATCH, "one step emitted " + step.size());
+                all.addAll(step);
+                steps++;
+            }
+            assertEquals(java.util.stream.IntStream.range(0, burst).mapToObj(i -> "q" + i).toList(), all,
+                    "every released query once, in askedAt order");
+            assertEquals(6, steps);
+            assertEquals(1, h.numKeyedStateEntries(), "only the memory is left");
+        }
+    }
+
+    @Test
+    void releasedQueriesNotYetMatchedSurviveASnapshotAndRestore() throws Exception {
+        int burst = 2 * MemoryShardFunction.RELEASE_BATCH;
+        OperatorSubtaskState snapshot;
+        try (var h = harness(ONE_SHARD)) {
+            h.open();
+            h.processWatermark2(new Watermark(FAR_FUTURE));
+            h.processWatermark1(new Watermark(0));
+            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+            for (int i = 0; i < burst; i++) {
+                h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, 100), 100L));
+            }
+            h.processWatermark1(new Watermark(100));
+            h.setProcessingTime(h.getProcessingTime() + 1);
+            assertEquals(MemoryShardFunction.RELEASE_BATCH, answered(h).size());
+            snapshot = h.snapshot(1, 1);
+        }
+        try (var h = harness(ONE_SHARD)) {
+            h.initializeState(snapshot);
+            h.open();
+            assertEquals(1, h.numProcessingTimeTimers(), "the next batch's timer was restored");
+            releaseReady(h);
+            List<ShardHits> out = h.extractOutputValues();
+            assertEquals(java.util.stream.IntStream.range(MemoryShardFunction.RELEASE_BATCH, burst)
+                    .mapToObj(i -> "q" + i).toList(), out.stream().map(o -> o.queryId).toList());
+            assertEquals(1, out.get(0).searched, "the key matrix was rebuilt from the restored state");
         }
     }
 

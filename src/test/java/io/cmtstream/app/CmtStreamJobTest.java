@@ -115,6 +115,19 @@ class CmtStreamJobTest {
                 JobConfig.fromMap(Map.of("state.backend.type", "rocksdb"))).get(StateBackendOptions.STATE_BACKEND));
     }
 
+    @Test
+    void checkpointsGoUnalignedAfterASecondUnlessFlinksKeysSayOtherwise() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        CmtStreamJob.build(env, JobConfig.fromMap(Map.of()));
+        assertTrue(env.getCheckpointConfig().isUnalignedCheckpointsEnabled());
+        assertEquals(Duration.ofSeconds(1), env.getCheckpointConfig().getAlignedCheckpointTimeout());
+        Configuration aligned = FlinkSettings.resolve(Configuration.fromMap(Map.of(
+                "execution.checkpointing.unaligned.enabled", "false")), JobConfig.fromMap(Map.of(
+                "execution.checkpointing.aligned-checkpoint-timeout", "30 s")));
+        assertEquals(false, aligned.get(CheckpointingOptions.ENABLE_UNALIGNED));
+        assertEquals(Duration.ofSeconds(30), aligned.get(CheckpointingOptions.ALIGNED_CHECKPOINT_TIMEOUT));
+    }
+
     private static StateBackend resolve(Configuration job, Configuration cluster) throws Exception {
         return StateBackendLoader.fromApplicationOrConfigOrDefault(null, job, cluster,
                 CmtStreamJobTest.class.getClassLoader(), null);

@@ -34,6 +34,8 @@ import static io.cmtstream.app.CmtStreamOptions.WATERMARK_INTERVAL;
  *   <tr><td>{@code pipeline.auto-watermark-interval}</td><td>{@code cmt.watermark.interval}</td></tr>
  *   <tr><td>{@code state.backend.type} (rocksdb or forst; others fail at start)</td><td>rocksdb</td></tr>
  *   <tr><td>{@code execution.checkpointing.incremental}</td><td>true</td></tr>
+ *   <tr><td>{@code execution.checkpointing.unaligned.enabled}</td><td>true</td></tr>
+ *   <tr><td>{@code execution.checkpointing.aligned-checkpoint-timeout}</td><td>{@link #ALIGNED_FOR} (1 s)</td></tr>
  * </table>
  *
  * <p>Stateless; the result is a fresh configuration for {@code StreamExecutionEnvironment.configure}.
@@ -51,6 +53,14 @@ public final class FlinkSettings {
             new Overlap(BUFFER_TIMEOUT, ExecutionOptions.BUFFER_TIMEOUT,
                     List.of(ExecutionOptions.BUFFER_TIMEOUT_ENABLED)),
             new Overlap(WATERMARK_INTERVAL, PipelineOptions.AUTO_WATERMARK_INTERVAL, List.of()));
+
+    /**
+     * How long a checkpoint barrier may wait aligned before it overtakes the records queued ahead of it. Under load
+     * the compressor and the reader take a fraction of a second a record, so a few network buffers ahead of them
+     * hold minutes of work: an aligned barrier behind them made checkpoints expire (docs/RELIABILITY.md section 17).
+     * Unaligned, it stores those records in the checkpoint instead; idle or lightly loaded, checkpoints stay aligned.
+     */
+    static final Duration ALIGNED_FOR = Duration.ofSeconds(1);
 
     private FlinkSettings() {}
 
@@ -90,6 +100,10 @@ public final class FlinkSettings {
         out.set(StateBackendOptions.STATE_BACKEND, type);
         out.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS,
                 first(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, job, cluster).orElse(true));
+        out.set(CheckpointingOptions.ENABLE_UNALIGNED,
+                first(CheckpointingOptions.ENABLE_UNALIGNED, job, cluster).orElse(true));
+        out.set(CheckpointingOptions.ALIGNED_CHECKPOINT_TIMEOUT,
+                first(CheckpointingOptions.ALIGNED_CHECKPOINT_TIMEOUT, job, cluster).orElse(ALIGNED_FOR));
         return out;
     }
 

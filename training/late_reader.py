@@ -518,6 +518,8 @@ def stages(ckpt):
            if k in ("epochs", "batch", "lr", "warmup", "negatives", "hard_negatives", "max_steps", "width", "neg_width",
                     "seed", "threads")}
     run.update(steps=c["step"], seconds=c.get("seconds"))
+    layers = 1 + max(int(k.split(".")[1]) for k in c["model"] if k.startswith("layers."))
+    run["tuned_layers"] = f"{12 - layers}..11"
     init = c["args"].get("init")
     before = stages(init) if init else c["args"].get("prior_stages") or []
     if c["args"].get("init_bundle"):

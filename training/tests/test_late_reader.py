@@ -9,7 +9,7 @@ import unittest
 import torch
 
 from training.late_reader import (NEG, LateReader, best_spans, bundle_weights, choose, holds, listed_order, span_text,
-                                  trace, window)
+                                  stages, trace, window)
 
 H, FFN = 384, 32            # trace() feeds 384-wide states, the backbone's width; one layer with a narrow FFN
 
@@ -183,6 +183,20 @@ class ExportTest(unittest.TestCase):
         self.assertTrue(holds([101, 5, 6, 7, 102], {(9,), (5,)}))
         self.assertFalse(holds([101, 5, 6, 7, 102], {(7, 6), (8,)}))
         self.assertFalse(holds([101, 5], {(5, 102)}))
+
+    def test_stages_name_the_layers_each_one_tuned(self):
+        """A later stage at a lower split (more layers tuned) follows its --init back to the earlier one."""
+        with tempfile.TemporaryDirectory() as d:
+            def ckpt(name, layers, init):
+                path = os.path.join(d, name)
+                torch.save({"model": {f"layers.{i}.w": torch.zeros(1) for i in range(layers)},
+                            "args": {"lr": 1e-4, "init": init}, "step": 7}, path)
+                return path
+            first = ckpt("a.pt", 4, "")
+            second = ckpt("b.pt", 6, first)
+            got = stages(second)
+        self.assertEqual([s["tuned_layers"] for s in got], ["8..11", "6..11"])
+        self.assertEqual([s["steps"] for s in got], [7, 7])
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ public final class BenchMain {
                 description = "Model directory (default: ${DEFAULT-VALUE}).")
         Path model;
         @Option(names = "--parts", paramLabel = "PART", split = ",", defaultValue = "model,ingest,match,latency",
-                description = "Sections to run: model, ingest, match, latency, model-beside-job "
+                description = "Sections to run: model, ingest, match, latency, model-beside-job, flood "
                         + "(default: ${DEFAULT-VALUE}).")
         List<String> parts;
         @Option(names = "--texts", paramLabel = "N", defaultValue = "0",
@@ -67,6 +67,10 @@ public final class BenchMain {
         @Option(names = "--queries", paramLabel = "N", defaultValue = "40",
                 description = "Measured queries per bank size (default: ${DEFAULT-VALUE}).")
         int queries;
+        @Option(names = "--flood-queries", paramLabel = "N", defaultValue = "50000",
+                description = "Queries of the flood, published while the watermark is held (default: "
+                        + "${DEFAULT-VALUE}).")
+        int floodQueries;
         @Option(names = "--match-sizes", paramLabel = "N", split = ",", defaultValue = "100000,1000000",
                 description = "Key counts of matching alone (default: ${DEFAULT-VALUE}).")
         int[] matchSizes;
@@ -132,6 +136,11 @@ public final class BenchMain {
         }
         if (parts.contains("latency")) {
             latency(flags, paragraphs, questions, idleTimeout, jobs, md);
+        }
+        if (parts.contains("flood")) {
+            Map<String, String> flood = new LinkedHashMap<>(jobOptions);
+            flood.put("cmt.model.dir", modelDir.toString());
+            md.append(FloodBench.run(flood, flags.floodQueries, questions, out).toMarkdown());
         }
         Path dir = flags.out;
         Files.createDirectories(dir);

@@ -172,7 +172,7 @@ class HostileInputITCase {
             Set<String> missing = new TreeSet<>(answerKeys);
             missing.removeAll(answers.byQuery.keySet());
             assertEquals(Set.of(), missing, () -> "valid queries without an answer (" + missing.size() + " of "
-                    + answerKeys.size() + "); dead letters among them: " + deadLettersOf(missing));
+                    + answerKeys.size() + "); dead letters among them: " + deadLettersOf(missing) + "; " + pipeline());
             assertEquals(answerKeys, answers.byQuery.keySet(), "answers to exactly the valid queries");
             answers.byQuery.forEach((k, list) -> assertEquals(1, list.size(), "answers to " + k));
             for (Map.Entry<String, Set<String>> tenant : bank.entrySet()) {
@@ -239,6 +239,24 @@ class HostileInputITCase {
     }
 
     /** For a failure message: the dead letters (reason by tenant/queryId) of the given queries, if any. */
+    /**
+     * Where answers might be held, for a failure message: answer records only a read_uncommitted consumer sees (an
+     * open transaction), and the job's checkpoints (answers are committed when one completes).
+     */
+    private String pipeline() {
+        try {
+            var counts = cluster.checkpoints(job).getCounts();
+            var latest = cluster.checkpoints(job).getHistory().getLatestCompletedCheckpoint();
+            return "uncommitted answer records " + cluster.uncommittedRecords("answers") + "; checkpoints completed "
+                    + counts.getNumberOfCompletedCheckpoints() + ", failed " + counts.getNumberOfFailedCheckpoints()
+                    + ", in progress " + counts.getNumberOfInProgressCheckpoints() + ", latest completed "
+                    + (latest == null ? "none" : (System.currentTimeMillis() - latest.getLatestAckTimestamp())
+                    + " ms ago") + "; job " + cluster.status(job);
+        } catch (Exception e) {
+            return "pipeline state unavailable: " + e;
+        }
+    }
+
     private Map<String, String> deadLettersOf(Set<String> queryKeys) {
         Map<String, String> out = new TreeMap<>();
         AvroDecoder<Query> decoder = new AvroDecoder<>(Query.class);

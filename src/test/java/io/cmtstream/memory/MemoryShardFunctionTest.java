@@ -112,17 +112,25 @@ public class MemoryShardFunctionTest {
         }
     }
 
+    /** Opens {@code h} with one memory and {@code n} queries q0.. asked at {@code askedAt(i)}, all still waiting. */
+    private static void oneMemoryAndWaitingQueries(
+            KeyedTwoInputStreamOperatorTestHarness<String, CompressedDocument, ShardQuery, ShardHits> h, int n,
+            java.util.function.IntToLongFunction askedAt) throws Exception {
+        h.open();
+        h.processWatermark2(new Watermark(FAR_FUTURE));
+        h.processWatermark1(new Watermark(0));
+        h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
+        for (int i = 0; i < n; i++) {
+            long at = askedAt.applyAsLong(i);
+            h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, at), at));
+        }
+    }
+
     @Test
     void aWatermarkThatReleasesABurstEmitsNothingInItsOwnStepThenOneBoundedBatchPerStep() throws Exception {
         int burst = 5 * MemoryShardFunction.RELEASE_BATCH + 3;
         try (var h = harness(ONE_SHARD)) {
-            h.open();
-            h.processWatermark2(new Watermark(FAR_FUTURE));
-            h.processWatermark1(new Watermark(0));
-            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
-            for (int i = 0; i < burst; i++) {
-                h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, 100 + i), 100L + i));
-            }
+            oneMemoryAndWaitingQueries(h, burst, i -> 100L + i);
             h.processWatermark1(new Watermark(100 + burst));
             assertEquals(List.of(), answered(h), "the watermark's own step only files the released queries");
             assertEquals(0, h.numEventTimeTimers());
@@ -147,13 +155,7 @@ public class MemoryShardFunctionTest {
         int burst = 2 * MemoryShardFunction.RELEASE_BATCH;
         OperatorSubtaskState snapshot;
         try (var h = harness(ONE_SHARD)) {
-            h.open();
-            h.processWatermark2(new Watermark(FAR_FUTURE));
-            h.processWatermark1(new Watermark(0));
-            h.processElement1(new StreamRecord<>(document("acme", "d1", 1, 0), 1L));
-            for (int i = 0; i < burst; i++) {
-                h.processElement2(new StreamRecord<>(query("acme", "q" + i, 0, 100), 100L));
-            }
+            oneMemoryAndWaitingQueries(h, burst, i -> 100L);
             h.processWatermark1(new Watermark(100));
             h.setProcessingTime(h.getProcessingTime() + 1);
             assertEquals(MemoryShardFunction.RELEASE_BATCH, answered(h).size());

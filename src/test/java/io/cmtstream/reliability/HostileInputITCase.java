@@ -238,15 +238,15 @@ class HostileInputITCase {
         }
     }
 
-    /** For a failure message: the dead letters (reason by tenant/queryId) of the given queries, if any. */
     /**
      * Where answers might be held, for a failure message: answer records only a read_uncommitted consumer sees (an
      * open transaction), and the job's checkpoints (answers are committed when one completes).
      */
     private String pipeline() {
         try {
-            var counts = cluster.checkpoints(job).getCounts();
-            var latest = cluster.checkpoints(job).getHistory().getLatestCompletedCheckpoint();
+            var stats = cluster.checkpoints(job);
+            var counts = stats.getCounts();
+            var latest = stats.getHistory().getLatestCompletedCheckpoint();
             return "uncommitted answer records " + cluster.uncommittedRecords("answers") + "; checkpoints completed "
                     + counts.getNumberOfCompletedCheckpoints() + ", failed " + counts.getNumberOfFailedCheckpoints()
                     + ", in progress " + counts.getNumberOfInProgressCheckpoints() + ", latest completed "
@@ -257,6 +257,7 @@ class HostileInputITCase {
         }
     }
 
+    /** For a failure message: the dead letters (reason by tenant/queryId) of the given queries, if any. */
     private Map<String, String> deadLettersOf(Set<String> queryKeys) {
         Map<String, String> out = new TreeMap<>();
         AvroDecoder<Query> decoder = new AvroDecoder<>(Query.class);

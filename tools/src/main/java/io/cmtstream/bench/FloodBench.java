@@ -79,18 +79,16 @@ final class FloodBench {
             double publishSeconds = (System.nanoTime() - started) / 1e9;
             out.printf("flood: %d queries published in %.1f s%n", queries, publishSeconds);
 
-            Map<String, Integer> outcomes = new HashMap<>();
-            int[] overloaded = {0};
-            int[] other = {0};
+            Tally tally = new Tally();
             int expectRefused = Math.max(0, queries - cap);
             long deadline = System.nanoTime() + Duration.ofMinutes(20).toNanos();
-            while (overloaded[0] < expectRefused && System.nanoTime() < deadline) {
-                readDeadLetters(deadLetters, outcomes, overloaded, other);
+            while (tally.overloaded < expectRefused && System.nanoTime() < deadline) {
+                tally.deadLetters(deadLetters.poll(Duration.ofMillis(500)));
             }
             double refusedSeconds = (System.nanoTime() - started) / 1e9;
-            int answeredWhileHeld = count(client.pollAnswers(Duration.ofSeconds(1)), outcomes);
+            int answeredWhileHeld = tally.answers(client.pollAnswers(Duration.ofSeconds(1)));
             long heapHeld = heapAfterGcMiB();
-            out.printf("flood: %d OVERLOADED after %.1f s, %d answered while held, heap %d MiB%n", overloaded[0],
+            out.printf("flood: %d OVERLOADED after %.1f s, %d answered while held, heap %d MiB%n", tally.overloaded,
                     refusedSeconds, answeredWhileHeld, heapHeld);
 
             long released = System.nanoTime();
@@ -103,55 +101,61 @@ final class FloodBench {
                         AvroBytes.encode(d));
             }
             client.flush();
-            int answered = answeredWhileHeld;
             long lastAnswer = released;
             deadline = System.nanoTime() + Duration.ofMinutes(60).toNanos();
-            while (outcomes.size() < queries && System.nanoTime() < deadline) {
-                int got = count(client.pollAnswers(Duration.ofMillis(500)), outcomes);
-                if (got > 0) {
-                    answered += got;
+            while (tally.outcomes.size() < queries && System.nanoTime() < deadline) {
+                if (tally.answers(client.pollAnswers(Duration.ofMillis(500))) > 0) {
                     lastAnswer = System.nanoTime();
                 }
-                readDeadLetters(deadLetters, outcomes, overloaded, other);
+                tally.deadLetters(deadLetters.poll(Duration.ofMillis(500)));
             }
             // Later duplicates would show here.
-            answered += count(client.pollAnswers(Duration.ofSeconds(5)), outcomes);
-            readDeadLetters(deadLetters, outcomes, overloaded, other);
+            tally.answers(client.pollAnswers(Duration.ofSeconds(5)));
+            tally.deadLetters(deadLetters.poll(Duration.ofMillis(500)));
             long heapAfter = heapAfterGcMiB();
-            int withoutOutcome = queries - (int) outcomes.keySet().stream().filter(k -> k.startsWith("f-")).count();
-            int twice = (int) outcomes.values().stream().filter(n -> n > 1).count();
-            Result r = new Result(queries, cap, overloaded[0], answered, other[0], withoutOutcome, twice,
+            int withoutOutcome = queries - tally.outcomes.size();
+            int twice = (int) tally.outcomes.values().stream().filter(n -> n > 1).count();
+            Result r = new Result(queries, cap, tally.overloaded, tally.answered, tally.otherDeadLetters,
+                    withoutOutcome, twice,
                     publishSeconds, refusedSeconds, (lastAnswer - released) / 1e9, heapBefore, heapHeld, heapAfter);
             out.println("flood: " + r);
             return r;
         }
     }
 
-    /** Counts each answer of the flood's tenant under its query id; returns how many there were. */
-    private static int count(List<Answer> answers, Map<String, Integer> outcomes) {
-        int n = 0;
-        for (Answer a : answers) {
-            if (TENANT.equals(a.getTenant()) && a.getQueryId().startsWith("f-")) {
-                outcomes.merge(a.getQueryId(), 1, Integer::sum);
-                n++;
-            }
-        }
-        return n;
-    }
+    /** Each flood query's outcomes, by query id: its answers and its OVERLOADED dead letters. */
+    private static final class Tally {
+        final Map<String, Integer> outcomes = new HashMap<>();
+        final AvroDecoder<DeadLetter> letters = new AvroDecoder<>(DeadLetter.class);
+        final AvroDecoder<Query> refusedQueries = new AvroDecoder<>(Query.class);
+        int answered;
+        int overloaded;
+        int otherDeadLetters;
 
-    private static void readDeadLetters(KafkaConsumer<byte[], byte[]> consumer, Map<String, Integer> outcomes,
-                                        int[] overloaded, int[] other) throws InvalidRecordException {
-        AvroDecoder<DeadLetter> letters = new AvroDecoder<>(DeadLetter.class);
-        AvroDecoder<Query> queries = new AvroDecoder<>(Query.class);
-        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-            DeadLetter d = letters.decode(r.value());
-            if (d.getReason().startsWith("OVERLOADED") && d.getPayload() != null) {
-                byte[] payload = new byte[d.getPayload().remaining()];
-                d.getPayload().duplicate().get(payload);
-                outcomes.merge(queries.decode(payload).getId(), 1, Integer::sum);
-                overloaded[0]++;
-            } else {
-                other[0]++;
+        /** Counts the answers of the flood's tenant; returns how many there were. */
+        int answers(List<Answer> answers) {
+            int n = 0;
+            for (Answer a : answers) {
+                if (TENANT.equals(a.getTenant()) && a.getQueryId().startsWith("f-")) {
+                    outcomes.merge(a.getQueryId(), 1, Integer::sum);
+                    n++;
+                }
+            }
+            answered += n;
+            return n;
+        }
+
+        void deadLetters(Iterable<ConsumerRecord<byte[], byte[]>> records) throws InvalidRecordException {
+            for (ConsumerRecord<byte[], byte[]> r : records) {
+                DeadLetter d = letters.decode(r.value());
+                if (d.getReason().startsWith("OVERLOADED") && d.getPayload() != null) {
+                    byte[] payload = new byte[d.getPayload().remaining()];
+                    d.getPayload().duplicate().get(payload);
+                    outcomes.merge(refusedQueries.decode(payload).getId(), 1, Integer::sum);
+                    overloaded++;
+                } else {
+                    otherDeadLetters++;
+                }
             }
         }
     }

@@ -172,7 +172,8 @@ class HostileInputITCase {
             Set<String> missing = new TreeSet<>(answerKeys);
             missing.removeAll(answers.byQuery.keySet());
             assertEquals(Set.of(), missing, () -> "valid queries without an answer (" + missing.size() + " of "
-                    + answerKeys.size() + "); dead letters among them: " + deadLettersOf(missing) + "; " + pipeline());
+                    + answerKeys.size() + "); dead letters among them: " + deadLettersOf(missing) + "; answered only "
+                    + "in transactions never committed: " + uncommittedAnswersOf(missing) + "; " + pipeline());
             assertEquals(answerKeys, answers.byQuery.keySet(), "answers to exactly the valid queries");
             answers.byQuery.forEach((k, list) -> assertEquals(1, list.size(), "answers to " + k));
             for (Map.Entry<String, Set<String>> tenant : bank.entrySet()) {
@@ -255,6 +256,32 @@ class HostileInputITCase {
         } catch (Exception e) {
             return "pipeline state unavailable: " + e;
         }
+    }
+
+    /**
+     * For a failure message: which of the given queries have an answer record on the topic that only a
+     * read_uncommitted consumer sees (in a transaction that was aborted or is still open), to tell "never produced"
+     * from "produced, never committed".
+     */
+    private Set<String> uncommittedAnswersOf(Set<String> queryKeys) {
+        Set<String> out = new TreeSet<>();
+        AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
+        try {
+            for (ConsumerRecord<byte[], byte[]> r : cluster.readToTheEnd("answers", "read_uncommitted")) {
+                try {
+                    Answer a = decoder.decode(r.value());
+                    String key = ReliabilityCluster.Answers.key(a.getTenant(), a.getQueryId());
+                    if (queryKeys.contains(key)) {
+                        out.add(key);
+                    }
+                } catch (InvalidRecordException e) {
+                    // not an answer: nothing to report for these queries
+                }
+            }
+        } catch (RuntimeException | AssertionError e) {
+            return Set.of("unavailable: " + e);
+        }
+        return out;
     }
 
     /** For a failure message: the dead letters (reason by tenant/queryId) of the given queries, if any. */

@@ -411,8 +411,13 @@ final class ReliabilityCluster implements AutoCloseable {
      * offsets, read first): call it once no transaction is open any more (after a stop with a savepoint).
      */
     List<ConsumerRecord<byte[], byte[]>> readCommittedToTheEnd(String topic) {
+        return readToTheEnd(topic, "read_committed");
+    }
+
+    /** As {@link #readCommittedToTheEnd}, at {@code isolation} (read_uncommitted: aborted and open records too). */
+    List<ConsumerRecord<byte[], byte[]>> readToTheEnd(String topic, String isolation) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<byte[], byte[]> c = consumer(topic)) {
+        try (KafkaConsumer<byte[], byte[]> c = consumer(topic, isolation)) {
             List<TopicPartition> partitions = new ArrayList<>();
             for (int p = 0; p < PARTITIONS; p++) {
                 partitions.add(new TopicPartition(topic, p));
@@ -451,11 +456,15 @@ final class ReliabilityCluster implements AutoCloseable {
     }
 
     KafkaConsumer<byte[], byte[]> consumer(String topic) {
+        return consumer(topic, "read_committed");
+    }
+
+    KafkaConsumer<byte[], byte[]> consumer(String topic, String isolation) {
         Properties c = new Properties();
         c.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         c.put(ConsumerConfig.GROUP_ID_CONFIG, "reliability-" + UUID.randomUUID());
         c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        c.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
         KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         consumer.subscribe(List.of(topic));

@@ -6,7 +6,6 @@ import io.cmtstream.model.ModelConfig;
 import io.cmtstream.squad.SquadDataset;
 import io.cmtstream.squad.SquadFiles;
 import io.cmtstream.squad.SquadSplit;
-import org.apache.flink.configuration.RestOptions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,7 +59,7 @@ public final class EmbeddedMain implements Callable<Integer> {
             System.out.printf("Kafka at %s; model %s (%s); Flink web UI: http://localhost:%s (job %s)%n",
                     cluster.bootstrapServers(), model.name(), model.hasReader()
                             ? "compressor, span reader" : "retrieval only",
-                    cluster.configuration().get(RestOptions.PORT), cluster.job().getJobID());
+                    cluster.restPort(), cluster.job());
             StreamingDemo.Result r;
             try (CmtClient client = cluster.client()) {
                 r = new StreamingDemo(client, System.out, "demo").run(sample, questionsPerArticle,

@@ -14,13 +14,12 @@ import io.cmtstream.model.DjlCmtModel;
 import io.cmtstream.model.Encoding;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -152,16 +151,15 @@ final class JobBench {
     }
 
     PassthroughResult passthrough(int records) throws Exception {
-        try (EmbeddedCluster cluster = EmbeddedCluster.start(options(), false)) {
+        // The same embedded broker and MiniCluster as the job's runs, with no cmt job on it: Kafka and Flink alone.
+        try (EmbeddedCluster cluster = EmbeddedCluster.start(EmbeddedCluster.Setup.defaults())) {
             String bootstrap = cluster.bootstrapServers();
             try (AdminClient admin = AdminClient.create(Map.of("bootstrap.servers", bootstrap))) {
                 admin.createTopics(List.of(new NewTopic("bench-in", 2, (short) 1), new NewTopic("bench-out", 2, (short) 1)))
                         .all().get();
             }
-            Configuration conf = new Configuration();
-            conf.setString("rest.port", "0");
-            conf.setString("parallelism.default", "2");
-            StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+            env.setParallelism(2);
             env.fromSource(KafkaSource.<byte[]>builder().setBootstrapServers(bootstrap).setTopics("bench-in")
                             .setGroupId("passthrough").setStartingOffsets(OffsetsInitializer.earliest())
                             .setValueOnlyDeserializer(new BytesSchema()).build(),
@@ -170,37 +168,35 @@ final class JobBench {
                             .setRecordSerializer(KafkaRecordSerializationSchema.<byte[]>builder().setTopic("bench-out")
                                     .setValueSerializationSchema(new BytesSchema()).build())
                             .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE).build());
-            JobClient job = env.executeAsync("passthrough");
-            try {
-                byte[] value = new byte[800];
-                Properties p = new Properties();
-                p.put("bootstrap.servers", bootstrap);
-                long started = System.nanoTime();
-                try (KafkaProducer<byte[], byte[]> producer =
-                             new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
-                    for (int i = 0; i < records; i++) {
-                        producer.send(new ProducerRecord<>("bench-in", value));
-                    }
+            StreamGraph graph = env.getStreamGraph();
+            graph.setJobName("passthrough");
+            cluster.flink().submitJob(graph.getJobGraph()).get();
+            byte[] value = new byte[800];
+            Properties p = new Properties();
+            p.put("bootstrap.servers", bootstrap);
+            long started = System.nanoTime();
+            try (KafkaProducer<byte[], byte[]> producer =
+                         new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+                for (int i = 0; i < records; i++) {
+                    producer.send(new ProducerRecord<>("bench-in", value));
                 }
-                Properties c = new Properties();
-                c.put("bootstrap.servers", bootstrap);
-                c.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
-                c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-                int received = 0;
-                try (KafkaConsumer<byte[], byte[]> consumer =
-                             new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-                    consumer.subscribe(List.of("bench-out"));
-                    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-                    while (received < records && System.nanoTime() < deadline) {
-                        received += consumer.poll(Duration.ofMillis(200)).count();
-                    }
-                }
-                double seconds = (System.nanoTime() - started) / 1e9;
-                out.printf("passthrough: %d records in %.1f s%n", received, seconds);
-                return new PassthroughResult(received, received / seconds);
-            } finally {
-                job.cancel().get();
             }
+            Properties c = new Properties();
+            c.put("bootstrap.servers", bootstrap);
+            c.put(ConsumerConfig.GROUP_ID_CONFIG, "bench-" + UUID.randomUUID());
+            c.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+            int received = 0;
+            try (KafkaConsumer<byte[], byte[]> consumer =
+                         new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+                consumer.subscribe(List.of("bench-out"));
+                long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+                while (received < records && System.nanoTime() < deadline) {
+                    received += consumer.poll(Duration.ofMillis(200)).count();
+                }
+            }
+            double seconds = (System.nanoTime() - started) / 1e9;
+            out.printf("passthrough: %d records in %.1f s%n", received, seconds);
+            return new PassthroughResult(received, received / seconds);
         }
     }
 

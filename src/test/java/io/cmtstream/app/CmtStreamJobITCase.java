@@ -3,10 +3,7 @@ package io.cmtstream.app;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.AnswerStatus;
 import io.cmtstream.avro.DeadLetter;
-import io.cmtstream.avro.Document;
-import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Evidence;
-import io.cmtstream.avro.Query;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.squad.SquadDataset;
@@ -27,7 +24,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -39,6 +35,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -97,7 +95,7 @@ class CmtStreamJobITCase {
         }
         client.flush();
         for (SquadDataset.Question q : asked) {
-            client.publish(query(tenant, q.id(), q.question()));
+            client.publish(query(tenant, q.id(), q.question(), null));
         }
         client.flush();
 
@@ -129,10 +127,10 @@ class CmtStreamJobITCase {
         // Two questions in flight at once; each future gets its own answer, whatever order they come in.
         List<CompletableFuture<Answer>> futures = new ArrayList<>();
         for (SquadDataset.Question q : asked) {
-            futures.add(client.ask(query(tenant, q.id(), q.question())));
+            futures.add(client.ask(query(tenant, q.id(), q.question(), null)));
         }
         IllegalStateException twice = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
-                () -> client.ask(query(tenant, asked.get(0).id(), "the same id again")));
+                () -> client.ask(query(tenant, asked.get(0).id(), "the same id again", null)));
         assertTrue(twice.getMessage().contains(asked.get(0).id()), twice.getMessage());
         for (int i = 0; i < asked.size(); i++) {
             Answer a = futures.get(i).orTimeout(ANSWER_TIMEOUT.toSeconds(), TimeUnit.SECONDS).get();
@@ -151,7 +149,7 @@ class CmtStreamJobITCase {
         SquadDataset.Paragraph p = squad.select(List.of("Islamism")).paragraphs().get(3);
         client.publish(document(tenant, p.id(), p.context()));
         client.flush();
-        client.publish(query(tenant, "q1", "What is Islamism?"));
+        client.publish(query(tenant, "q1", "What is Islamism?", null));
         client.flush();
 
         Map<String, Answer> answers = awaitAnswers(tenant, 1);
@@ -173,8 +171,8 @@ class CmtStreamJobITCase {
         SquadDataset.Paragraph p = squad.select(List.of("Genghis_Khan")).paragraphs().get(1);
         client.publish(document(owner, p.id(), p.context()));
         client.flush();
-        client.publish(query(stranger, "q", "Who was Genghis Khan?"));
-        client.publish(query(owner, "q", "Who was Genghis Khan?"));
+        client.publish(query(stranger, "q", "Who was Genghis Khan?", null));
+        client.publish(query(owner, "q", "Who was Genghis Khan?", null));
         client.flush();
 
         Answer strangers = awaitAnswers(stranger, 1).get("q");
@@ -233,14 +231,5 @@ class CmtStreamJobITCase {
         byte[] out = new byte[b.remaining()];
         b.get(out);
         return out;
-    }
-
-    static Document document(String tenant, String id, String text) {
-        return Document.newBuilder().setTenant(tenant).setId(id).setText(text).setOp(DocumentOp.UPSERT)
-                .setPublishedAt(Instant.now()).build();
-    }
-
-    static Query query(String tenant, String id, String question) {
-        return Query.newBuilder().setTenant(tenant).setId(id).setQuestion(question).setAskedAt(Instant.now()).build();
     }
 }

@@ -1,11 +1,13 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.avro.Document;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,8 +29,8 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -139,10 +141,10 @@ class BadInputITCase {
         cluster.publish(query(tenant, "bank", "lighthouses", MAX_TOP_K));
         goodQueries.add("bank");
 
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             Map<String, Answer> got = answers.await(goodQueries.stream()
-                    .map(q -> ReliabilityCluster.Answers.key(tenant, q)).toList());
-            Set<String> bankIds = got.get(ReliabilityCluster.Answers.key(tenant, "bank")).getEvidence().stream()
+                    .map(q -> AnswerLog.key(tenant, q)).toList());
+            Set<String> bankIds = got.get(AnswerLog.key(tenant, "bank")).getEvidence().stream()
                     .map(Evidence::getDocId).collect(Collectors.toCollection(TreeSet::new));
             assertEquals(new TreeSet<>(goodDocs), bankIds, "the bank holds exactly the good documents");
             answers.drain(Duration.ofSeconds(2));
@@ -151,7 +153,7 @@ class BadInputITCase {
         }
 
         List<ConsumerRecord<byte[], byte[]>> records = cluster.readDeadLetters(bad.size(), Duration.ofSeconds(3));
-        List<DeadLetter> letters = records.stream().map(r -> ReliabilityCluster.decodeDeadLetter(r.value())).toList();
+        List<DeadLetter> letters = records.stream().map(r -> TestRecords.decodeDeadLetter(r.value())).toList();
         assertEquals(bad.size(), letters.size(), "dead letters: one per bad record " + letters);
         Map<String, Integer> byReason = new TreeMap<>();
         for (Bad b : bad) {

@@ -5,6 +5,7 @@ import io.cmtstream.avro.Document;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.testing.AnswerLog;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,8 +22,8 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -40,7 +41,7 @@ class ConsistencyITCase {
     private static final long SLACK_MS = 3000;
 
     private ReliabilityCluster cluster;
-    private ReliabilityCluster.Answers answers;
+    private AnswerLog answers;
     private final AtomicBoolean noise = new AtomicBoolean();
     private Thread noiseThread;
 
@@ -98,12 +99,12 @@ class ConsistencyITCase {
             ReliabilityCluster.sleep(delay);
             send(document(tenant, "late", "A late note about harbours and tides.", askedAt.minusMillis(backdate)),
                     documentPartition);
-            keys.add(ReliabilityCluster.Answers.key(tenant, "q"));
+            keys.add(AnswerLog.key(tenant, "q"));
             expected.add(new String[] {tenant, "early", "late", delay + "+" + backdate});
         }
         Map<String, Answer> got = answers.await(keys);
         for (String[] e : expected) {
-            Answer a = got.get(ReliabilityCluster.Answers.key(e[0], "q"));
+            Answer a = got.get(AnswerLog.key(e[0], "q"));
             Set<String> ids = a.getEvidence().stream().map(Evidence::getDocId).collect(Collectors.toSet());
             assertTrue(ids.contains(e[1]) && ids.contains(e[2]),
                     e[0] + " (late document delayed+backdated " + e[3] + " ms) saw only " + ids);
@@ -146,7 +147,7 @@ class ConsistencyITCase {
         cluster.publish(q);
         Answer a = answers.await(tenant, "after-burst");
         Set<String> ids = a.getEvidence().stream().map(Evidence::getDocId).collect(Collectors.toSet());
-        long latency = answers.visibleAt.get(ReliabilityCluster.Answers.key(tenant, "after-burst"))
+        long latency = answers.visibleAt.get(AnswerLog.key(tenant, "after-burst"))
                 - q.getAskedAt().toEpochMilli();
         assertTrue(ids.containsAll(lastOfEachPartition), "the query published after the burst saw only " + ids
                 + " of " + lastOfEachPartition + " (answered " + latency + " ms after it was asked)");
@@ -160,7 +161,7 @@ class ConsistencyITCase {
         Query q = query(tenant, queryId, "What about libraries?", 3);
         cluster.publish(q);
         answers.await(tenant, queryId);
-        long latency = answers.visibleAt.get(ReliabilityCluster.Answers.key(tenant, queryId))
+        long latency = answers.visibleAt.get(AnswerLog.key(tenant, queryId))
                 - q.getAskedAt().toEpochMilli();
         assertTrue(latency <= boundMs, queryId + ": visible after " + latency + " ms, bound " + boundMs + " ms");
         return latency;

@@ -4,6 +4,7 @@ import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Document;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -19,8 +20,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -98,7 +99,7 @@ class DeliveryModesITCase {
             }
         }, "documents-" + mode);
         documents.start();
-        try (ReliabilityCluster.Answers answers = cluster.answers("answers-" + mode)) {
+        try (AnswerLog answers = cluster.answers("answers-" + mode)) {
             ask(mode, tenant, "warmup");
             answers.await(tenant, "warmup");
             List<Query> asked = new ArrayList<>();
@@ -106,11 +107,11 @@ class DeliveryModesITCase {
                 asked.add(ask(mode, tenant, "q" + q));
                 answers.poll(Duration.ofMillis(QUERY_SPACING_MS));
             }
-            answers.await(asked.stream().map(q -> ReliabilityCluster.Answers.key(tenant, q.getId())).toList());
+            answers.await(asked.stream().map(q -> AnswerLog.key(tenant, q.getId())).toList());
             answers.drain(Duration.ofSeconds(1));
             long[] l = new long[QUERIES];
             for (int q = 0; q < QUERIES; q++) {
-                String key = ReliabilityCluster.Answers.key(tenant, asked.get(q).getId());
+                String key = AnswerLog.key(tenant, asked.get(q).getId());
                 Answer a = answers.byQuery.get(key).get(0);
                 assertEquals(asked.get(q).getId(), a.getQueryId());
                 assertEquals(asked.get(q).getAskedAt(), a.getAskedAt());

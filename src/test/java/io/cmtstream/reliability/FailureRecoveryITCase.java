@@ -2,6 +2,7 @@ package io.cmtstream.reliability;
 
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.junit.jupiter.api.AfterAll;
@@ -22,9 +23,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.delete;
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.delete;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -49,7 +50,7 @@ class FailureRecoveryITCase {
             "languages", "diseases", "bridges", "composers"};
 
     private ReliabilityCluster cluster;
-    private ReliabilityCluster.Answers answers;
+    private AnswerLog answers;
     private JobID job;
     /** Document ids that must be in the bank: published, not deleted since. */
     private final TreeSet<String> expectedBank = new TreeSet<>();
@@ -140,7 +141,7 @@ class FailureRecoveryITCase {
             if (i % 3 == 2) {
                 String qid = "q" + (queryBase + i);
                 cluster.publish(query(TENANT, qid, "Which " + TOPICS[i % TOPICS.length] + " are described?", null));
-                queries.add(ReliabilityCluster.Answers.key(TENANT, qid));
+                queries.add(AnswerLog.key(TENANT, qid));
             }
             ReliabilityCluster.sleep(40);
         }
@@ -149,7 +150,7 @@ class FailureRecoveryITCase {
     /** A query asked now, with topK above the bank size, must list every expected document exactly once. */
     private void assertBankIsWhole(String queryId) {
         cluster.publish(query(TENANT, queryId, "What do the documents say?", 500));
-        queries.add(ReliabilityCluster.Answers.key(TENANT, queryId));
+        queries.add(AnswerLog.key(TENANT, queryId));
         Answer bank = answers.await(TENANT, queryId);
         List<String> ids = bank.getEvidence().stream().map(Evidence::getDocId).toList();
         Map<String, Long> counts = ids.stream().collect(Collectors.groupingBy(id -> id, Collectors.counting()));

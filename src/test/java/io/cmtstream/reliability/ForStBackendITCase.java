@@ -3,6 +3,7 @@ package io.cmtstream.reliability;
 import io.cmtstream.app.CmtStreamOptions;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.junit.jupiter.api.AfterAll;
@@ -15,9 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 
-import static io.cmtstream.reliability.ReliabilityCluster.delete;
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.delete;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
@@ -36,7 +37,7 @@ class ForStBackendITCase {
     private static final String GROUP = CmtStreamOptions.GROUP_ID.defaultValue();
 
     private ReliabilityCluster cluster;
-    private ReliabilityCluster.Answers answers;
+    private AnswerLog answers;
 
     @BeforeAll
     void start() throws Exception {

@@ -2,6 +2,7 @@ package io.cmtstream.reliability;
 
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -16,9 +17,9 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
-import static io.cmtstream.reliability.ReliabilityCluster.delete;
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.delete;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -45,7 +46,7 @@ class FreshStartMigrationITCase {
     private static final String[] TOPICS = {"rivers", "bridges", "composers", "planets", "glaciers"};
 
     private ReliabilityCluster cluster;
-    private ReliabilityCluster.Answers answers;
+    private AnswerLog answers;
 
     @BeforeAll
     void start() throws Exception {
@@ -132,10 +133,10 @@ class FreshStartMigrationITCase {
         cluster.commitOffsets(group2, "queries", oldQueryOffsets);
         JobID copied = cluster.submit(job(group2, "COMMITTED", "answers-copied-offsets"), 2, null);
         cluster.awaitCommittedToTheEnd(group2, "documents");
-        try (ReliabilityCluster.Answers copiedAnswers = cluster.answers("answers-copied-offsets")) {
+        try (AnswerLog copiedAnswers = cluster.answers("answers-copied-offsets")) {
             cluster.publish(query(TENANT, "copied-bank", "Which rivers and bridges are described?", 100));
             Set<String> after = Set.of(key("asked-during-upgrade"), key("new-bank"),
-                    ReliabilityCluster.Answers.key(OTHER_TENANT, "other-bank"), key("copied-bank"));
+                    AnswerLog.key(OTHER_TENANT, "other-bank"), key("copied-bank"));
             copiedAnswers.await(List.copyOf(after));
             assertEquals(expected, new TreeSet<>(bank(copiedAnswers.byQuery.get(key("copied-bank")).get(0)).keySet()));
             copiedAnswers.drain(Duration.ofSeconds(2));
@@ -180,7 +181,7 @@ class FreshStartMigrationITCase {
     }
 
     private static String key(String queryId) {
-        return ReliabilityCluster.Answers.key(TENANT, queryId);
+        return AnswerLog.key(TENANT, queryId);
     }
 
     private static String docId(int i) {

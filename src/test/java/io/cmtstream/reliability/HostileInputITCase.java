@@ -1,5 +1,6 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.app.CmtStreamOptions;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
@@ -17,6 +18,7 @@ import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.InvalidRecordException;
 import io.cmtstream.ingest.QueryValidator;
+import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.api.common.typeinfo.TypeHint;
@@ -48,7 +50,7 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -142,7 +144,7 @@ class HostileInputITCase {
                     }
                 } else {
                     Query q = (Query) expected.value;
-                    String key = ReliabilityCluster.Answers.key(q.getTenant(), q.getId());
+                    String key = AnswerLog.key(q.getTenant(), q.getId());
                     if (expected.eventTime > LATEST_EVENT_TIME || q.getId().equals("bank") || !answerKeys.add(key)) {
                         redrawn++;
                         continue;
@@ -154,7 +156,7 @@ class HostileInputITCase {
         // Asked now, after every document: each tenant's whole bank, which must hold exactly its stored documents.
         for (String tenant : bank.keySet()) {
             cluster.publish(query(tenant, "bank", "lighthouse", MAX_TOP_K));
-            answerKeys.add(ReliabilityCluster.Answers.key(tenant, "bank"));
+            answerKeys.add(AnswerLog.key(tenant, "bank"));
         }
         long sentDocuments = sent.stream().filter(s -> s.hostile.forDocuments()).count();
         long sentQueries = sent.size() - sentDocuments;
@@ -163,7 +165,7 @@ class HostileInputITCase {
 
         // About 20 ms of model time per record on an idle 2-core machine; room for one shared with other work.
         Duration patience = ReliabilityCluster.TIMEOUT.plusMillis(100L * RECORDS);
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             long deadline = System.nanoTime() + patience.toNanos();
             while (!answers.byQuery.keySet().containsAll(answerKeys) && System.nanoTime() < deadline) {
                 answers.poll(Duration.ofMillis(200));
@@ -177,7 +179,7 @@ class HostileInputITCase {
             assertEquals(answerKeys, answers.byQuery.keySet(), "answers to exactly the valid queries");
             answers.byQuery.forEach((k, list) -> assertEquals(1, list.size(), "answers to " + k));
             for (Map.Entry<String, Set<String>> tenant : bank.entrySet()) {
-                Answer a = answers.byQuery.get(ReliabilityCluster.Answers.key(tenant.getKey(), "bank")).get(0);
+                Answer a = answers.byQuery.get(AnswerLog.key(tenant.getKey(), "bank")).get(0);
                 assertEquals(tenant.getValue(), a.getEvidence().stream().map(Evidence::getDocId)
                         .collect(Collectors.toCollection(TreeSet::new)), "bank of tenant " + tenant.getKey());
             }
@@ -187,7 +189,7 @@ class HostileInputITCase {
         List<ConsumerRecord<byte[], byte[]>> records = cluster.readDeadLetters(refused.size(), Duration.ofSeconds(3));
         Map<String, DeadLetter> letters = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : records) {
-            DeadLetter d = ReliabilityCluster.decodeDeadLetter(r.value());
+            DeadLetter d = TestRecords.decodeDeadLetter(r.value());
             DeadLetter twin = letters.put(d.getTopic() + "/" + d.getPartition() + "/" + d.getOffset(), d);
             assertEquals(null, twin, "two dead letters for one record: " + d);
         }
@@ -270,7 +272,7 @@ class HostileInputITCase {
             for (ConsumerRecord<byte[], byte[]> r : cluster.readToTheEnd("answers", "read_uncommitted")) {
                 try {
                     Answer a = decoder.decode(r.value());
-                    String key = ReliabilityCluster.Answers.key(a.getTenant(), a.getQueryId());
+                    String key = AnswerLog.key(a.getTenant(), a.getQueryId());
                     if (queryKeys.contains(key)) {
                         out.add(key);
                     }
@@ -289,13 +291,13 @@ class HostileInputITCase {
         Map<String, String> out = new TreeMap<>();
         AvroDecoder<Query> decoder = new AvroDecoder<>(Query.class);
         for (ConsumerRecord<byte[], byte[]> r : cluster.readCommittedToTheEnd("dead-letters")) {
-            DeadLetter d = ReliabilityCluster.decodeDeadLetter(r.value());
+            DeadLetter d = TestRecords.decodeDeadLetter(r.value());
             if (!d.getTopic().equals("queries") || d.getPayload() == null) {
                 continue;
             }
             try {
                 Query q = decoder.decode(bytes(d.getPayload()));
-                String key = ReliabilityCluster.Answers.key(q.getTenant(), q.getId());
+                String key = AnswerLog.key(q.getTenant(), q.getId());
                 if (queryKeys.contains(key)) {
                     out.put(key, d.getReason());
                 }

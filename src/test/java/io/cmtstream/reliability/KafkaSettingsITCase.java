@@ -6,6 +6,7 @@ import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.client.AvroBytes;
 import io.cmtstream.ingest.AvroDecoder;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -36,8 +37,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -89,13 +90,13 @@ class KafkaSettingsITCase {
         assertTrue(uncommittedKeys("documents", t + "/aborted").contains(t + "/aborted"));
 
         cluster.publish(query(t, "q-bank", "Who lit the lamp?", 10));
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             Answer bank = answers.await(t, "q-bank");
             answers.drain(Duration.ofSeconds(1));
             Set<String> ids = bank.getEvidence().stream().map(Evidence::getDocId)
                     .collect(Collectors.toCollection(TreeSet::new));
             assertEquals(Set.of("committed"), ids, "the aborted document is no memory");
-            assertFalse(answers.byQuery.containsKey(ReliabilityCluster.Answers.key(t, "q-aborted")),
+            assertFalse(answers.byQuery.containsKey(AnswerLog.key(t, "q-aborted")),
                     "the aborted query is not answered");
         }
         cluster.flink.cancelJob(job).get(30, TimeUnit.SECONDS);
@@ -153,8 +154,8 @@ class KafkaSettingsITCase {
         long downMillis = (System.nanoTime() - down) / 1_000_000;
         publishing.get(120, TimeUnit.SECONDS);
 
-        List<String> keys = queries.stream().map(q -> ReliabilityCluster.Answers.key(t, q)).toList();
-        try (ReliabilityCluster.Answers answers = cluster.answers("answers-restart")) {
+        List<String> keys = queries.stream().map(q -> AnswerLog.key(t, q)).toList();
+        try (AnswerLog answers = cluster.answers("answers-restart")) {
             answers.await(keys);
         }
         int restored = (int) cluster.checkpoints(job).getCounts().getNumberOfRestoredCheckpoints();

@@ -1,5 +1,6 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.avro.Document;
@@ -9,6 +10,7 @@ import io.cmtstream.compress.ModelFailingException;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.model.FailingModel;
 import io.cmtstream.model.ModelSpec;
+import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.runtime.clusterframework.ApplicationStatus;
@@ -32,8 +34,8 @@ import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,7 +89,7 @@ class ModelErrorITCase {
 
         Map<String, DeadLetter> deadLetters = new HashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : cluster.readDeadLetters(2, Duration.ofSeconds(2))) {
-            DeadLetter d = ReliabilityCluster.decodeDeadLetter(r.value());
+            DeadLetter d = TestRecords.decodeDeadLetter(r.value());
             assertEquals(null, deadLetters.put(d.getTopic(), d), "one dead letter per record: " + d);
             assertEquals(d.getTopic() + "/" + utf8(d.getKey()), new String(r.key(), StandardCharsets.UTF_8));
         }
@@ -107,15 +109,15 @@ class ModelErrorITCase {
                 + "times: java.lang.IllegalStateException: injected"), ofQuery.getReason());
         assertEquals(poisonedQuery, new AvroDecoder<>(Query.class).decode(bytes(ofQuery.getPayload())));
 
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             Answer bank = answers.await(t, "q-bank");
             answers.drain(Duration.ofSeconds(1));
             Set<String> ids = bank.getEvidence().stream().map(Evidence::getDocId)
                     .collect(Collectors.toCollection(TreeSet::new));
             assertEquals(Set.of("good-1", "good-2"), ids, "the poisoned document is in no bank");
-            assertFalse(answers.byQuery.containsKey(ReliabilityCluster.Answers.key(t, "q-poisoned")),
+            assertFalse(answers.byQuery.containsKey(AnswerLog.key(t, "q-poisoned")),
                     "a dead-lettered query has no answer");
-            assertEquals(1, answers.byQuery.get(ReliabilityCluster.Answers.key(t, "q-bank")).size());
+            assertEquals(1, answers.byQuery.get(AnswerLog.key(t, "q-bank")).size());
         }
         // Each poisoned record was given to the model alone, once per try.
         assertEquals(2 * ATTEMPTS, preloaded.model().aloneCalls());

@@ -1,7 +1,9 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Query;
 import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsCounts;
 import org.apache.flink.runtime.executiongraph.ErrorInfo;
@@ -63,15 +65,15 @@ class QueryBurstITCase {
         List<String> keys = new ArrayList<>();
         for (int i = 0; i < BURST; i++) {
             String question = ARTICLE.questions().get(i % ARTICLE.questions().size()).question();
-            Query q = ReliabilityCluster.query(TENANT, "q" + i, question, 1);
+            Query q = TestRecords.query(TENANT, "q" + i, question, 1);
             q.setAskedAt(askedAt);
             cluster.publish(q);
-            keys.add(ReliabilityCluster.Answers.key(TENANT, "q" + i));
+            keys.add(AnswerLog.key(TENANT, "q" + i));
         }
         long completedAtFirstAnswer = -1;
         long failedAtFirstAnswer = -1;
         long completedAtLastAnswer;
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
             while (!answers.byQuery.keySet().containsAll(keys) && System.nanoTime() < deadline) {
                 answers.poll(Duration.ofMillis(200));

@@ -1,28 +1,22 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.app.CmtStreamJob;
-import io.cmtstream.app.CmtStreamOptions;
+import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.app.EmbeddedKafka;
-import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
-import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.avro.Document;
-import io.cmtstream.avro.DocumentOp;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.InvalidRecordException;
+import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
-import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.jobgraph.JobGraph;
-import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
 import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsOptions;
@@ -41,10 +35,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -57,10 +49,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
- * Real components for the reliability tests: one in-process Kafka broker (KRaft, 2 partitions per topic) and one
- * Flink MiniCluster with a chosen number of task managers, to which the job built by {@link CmtStreamJob} is
- * submitted as a job graph (so task managers can be killed and jobs stopped with a savepoint and restored).
- * One per test class.
+ * The reliability tests' view of an {@link EmbeddedCluster} (the one harness of the demo, the evaluation and the
+ * tests): its in-process Kafka broker (KRaft, 2 partitions per topic) and MiniCluster with a chosen number of task
+ * managers, to which the job built by {@link CmtStreamJob} is submitted as a job graph (so task managers can be
+ * killed and jobs stopped with a savepoint and restored); plus what the tests publish and read. One per test class.
  */
 final class ReliabilityCluster implements AutoCloseable {
     /**
@@ -72,17 +64,20 @@ final class ReliabilityCluster implements AutoCloseable {
     /** Partitions of every topic. */
     static final int PARTITIONS = 2;
 
+    final EmbeddedCluster cluster;
     final EmbeddedKafka kafka;
+    /** Null for a broker alone ({@link #brokerOnly}). */
     final MiniCluster flink;
     final Path work;
     private final KafkaProducer<byte[], byte[]> producer;
     /** For {@link #uncommittedRecords}, which is polled in a tight loop; opened on first use. */
     private Admin offsetsAdmin;
 
-    private ReliabilityCluster(EmbeddedKafka kafka, MiniCluster flink, Path work) {
-        this.kafka = kafka;
-        this.flink = flink;
-        this.work = work;
+    private ReliabilityCluster(EmbeddedCluster cluster) {
+        this.cluster = cluster;
+        this.kafka = cluster.kafka();
+        this.flink = cluster.flink();
+        this.work = cluster.work();
         Properties p = new Properties();
         p.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -101,7 +96,7 @@ final class ReliabilityCluster implements AutoCloseable {
     /** As {@link #start(int, int, String...)}, with {@code clusterSettings} added to the MiniCluster's configuration. */
     static ReliabilityCluster start(int taskManagers, int slots, Map<String, String> clusterSettings,
                                     String... extraTopics) throws Exception {
-        return start(false, taskManagers, slots, clusterSettings, extraTopics);
+        return start(setup(taskManagers, slots, clusterSettings, extraTopics));
     }
 
     /**
@@ -110,36 +105,7 @@ final class ReliabilityCluster implements AutoCloseable {
      */
     static ReliabilityCluster startWithRestartableBroker(int taskManagers, int slots, String... extraTopics)
             throws Exception {
-        return start(true, taskManagers, slots, Map.of(), extraTopics);
-    }
-
-    private static ReliabilityCluster start(boolean restartableBroker, int taskManagers, int slots,
-                                            Map<String, String> clusterSettings, String... extraTopics)
-            throws Exception {
-        String[] names = topicNames(extraTopics);
-        EmbeddedKafka kafka = restartableBroker ? EmbeddedKafka.restartable(PARTITIONS, names)
-                : new EmbeddedKafka(PARTITIONS, names);
-        try {
-            Path work = Files.createTempDirectory("cmt-reliability");
-            Configuration conf = new Configuration();
-            conf.setString("restart-strategy.type", "fixed-delay");
-            conf.setString("restart-strategy.fixed-delay.attempts", "1000");
-            conf.setString("restart-strategy.fixed-delay.delay", "1 s");
-            conf.setString("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
-            conf.setString("execution.checkpointing.savepoint-dir", work.resolve("savepoints").toUri().toString());
-            clusterSettings.forEach(conf::setString);
-            MiniCluster flink = new MiniCluster(new MiniClusterConfiguration.Builder()
-                    .setConfiguration(conf)
-                    .setNumTaskManagers(taskManagers)
-                    .setNumSlotsPerTaskManager(slots)
-                    .withRandomPorts()
-                    .build());
-            flink.start();
-            return new ReliabilityCluster(kafka, flink, work);
-        } catch (Exception | Error e) {
-            kafka.close();
-            throw e;
-        }
+        return start(setup(taskManagers, slots, Map.of(), extraTopics).withRestartableBroker());
     }
 
     /**
@@ -147,20 +113,28 @@ final class ReliabilityCluster implements AutoCloseable {
      * elsewhere (separate processes: {@link ProcessCluster}); {@link #flink} is null.
      */
     static ReliabilityCluster brokerOnly(String... extraTopics) throws Exception {
-        EmbeddedKafka kafka = new EmbeddedKafka(PARTITIONS, topicNames(extraTopics));
-        try {
-            return new ReliabilityCluster(kafka, null, Files.createTempDirectory("cmt-reliability"));
-        } catch (Exception | Error e) {
-            kafka.close();
-            throw e;
-        }
+        return start(EmbeddedCluster.Setup.defaults().withTopics(extraTopics).brokerOnly());
     }
 
-    /** The job's four default topics, then {@code extraTopics}. */
-    private static String[] topicNames(String... extraTopics) {
-        List<String> topics = new ArrayList<>(List.of("documents", "queries", "answers", "dead-letters"));
-        topics.addAll(List.of(extraTopics));
-        return topics.toArray(new String[0]);
+    private static EmbeddedCluster.Setup setup(int taskManagers, int slots, Map<String, String> clusterSettings,
+                                               String... extraTopics) {
+        Map<String, String> conf = new LinkedHashMap<>();
+        conf.put("restart-strategy.type", "fixed-delay");
+        conf.put("restart-strategy.fixed-delay.attempts", "1000");
+        conf.put("restart-strategy.fixed-delay.delay", "1 s");
+        conf.putAll(clusterSettings);
+        return EmbeddedCluster.Setup.defaults().withTopics(extraTopics).withTaskManagers(taskManagers, slots)
+                .withClusterSettings(conf);
+    }
+
+    private static ReliabilityCluster start(EmbeddedCluster.Setup setup) throws Exception {
+        EmbeddedCluster cluster = EmbeddedCluster.start(setup);
+        try {
+            return new ReliabilityCluster(cluster);
+        } catch (Exception | Error e) {
+            cluster.close();
+            throw e;
+        }
     }
 
     private static final String[] SUBJECTS = {"rivers", "mountains", "cities", "instruments", "planets"};
@@ -168,19 +142,19 @@ final class ReliabilityCluster implements AutoCloseable {
     /**
      * Entry {@code i} of a steady stream for {@code tenant}: a document on "documents" + {@code topicSuffix} and,
      * after every third, a query about it on "queries" + {@code topicSuffix}; then a 60 ms pause. Returns the
-     * query's {@link Answers#key}, or null where no query was sent.
+     * query's {@link AnswerLog#key}, or null where no query was sent.
      */
     String publishStreamEntry(String tenant, int i, String topicSuffix) {
         String subject = SUBJECTS[i % SUBJECTS.length];
         String docId = String.format("doc-%04d", i);
-        send("documents" + topicSuffix, null, tenant + "/" + docId, AvroBytes.encode(document(tenant, docId,
+        send("documents" + topicSuffix, null, tenant + "/" + docId, AvroBytes.encode(TestRecords.document(tenant, docId,
                 "Entry " + i + " of the archive is about " + subject + " and their names.")));
         String key = null;
         if (i % 3 == 2) {
             String queryId = "q" + i;
             send("queries" + topicSuffix, null, tenant + "/" + queryId,
-                    AvroBytes.encode(query(tenant, queryId, "Which " + subject + " are named?", null)));
-            key = Answers.key(tenant, queryId);
+                    AvroBytes.encode(TestRecords.query(tenant, queryId, "Which " + subject + " are named?", null)));
+            key = AnswerLog.key(tenant, queryId);
         }
         sleep(60);
         return key;
@@ -189,58 +163,36 @@ final class ReliabilityCluster implements AutoCloseable {
     /** The job options of these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards; then overrides. */
     Map<String, String> settings(Map<String, String> overrides) {
         Map<String, String> s = new LinkedHashMap<>();
-        s.put("cmt.kafka.bootstrap-servers", kafka.bootstrapServers());
-        s.put("cmt.kafka.starting-offsets", "EARLIEST");
         s.put("cmt.model.dir", MODEL.toString());
         s.put("cmt.memory.shards", "3");
         s.put("cmt.checkpoint.interval", "1 s");
-        s.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         s.putAll(overrides);
         return s;
     }
 
     /** Builds the job with {@code overrides} and submits it at {@code parallelism}, from a savepoint if given. */
     JobID submit(Map<String, String> overrides, int parallelism, String savepoint) throws Exception {
-        JobID id = submit(overrides, parallelism, savepoint, false);
+        JobID id = cluster.submit(cluster.jobConfiguration(settings(overrides)), parallelism, savepoint);
         await("job " + id + " running", () -> status(id) == JobStatus.RUNNING);
         return id;
     }
 
     /** Submits without waiting for the job to run (it may fail at once). */
     JobID submitWithoutWaiting(Map<String, String> overrides, int parallelism) throws Exception {
-        return submit(overrides, parallelism, null, false);
-    }
-
-    private JobID submit(Map<String, String> overrides, int parallelism, String savepoint, boolean unused)
-            throws Exception {
-        JobGraph job = jobGraph(overrides, parallelism);
-        if (savepoint != null) {
-            job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
-        }
-        return flink.submitJob(job).get().getJobID();
+        return cluster.submit(cluster.jobConfiguration(settings(overrides)), parallelism, null);
     }
 
     /** The job graph of the job with {@code overrides} at {@code parallelism}, as a client submits it. */
-    JobGraph jobGraph(Map<String, String> overrides, int parallelism) throws Exception {
-        Configuration conf = JobConfig.fromMap(settings(overrides));
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(conf);
-        env.setParallelism(parallelism);
-        CmtStreamJob.build(env, conf);
-        StreamGraph graph = env.getStreamGraph();
-        graph.setJobName(conf.get(CmtStreamOptions.JOB_NAME));
-        return graph.getJobGraph();
+    JobGraph jobGraph(Map<String, String> overrides, int parallelism) {
+        return cluster.jobGraph(cluster.jobConfiguration(settings(overrides)), parallelism, env -> null);
     }
 
     JobStatus status(JobID job) {
-        try {
-            return flink.getJobStatus(job).get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return cluster.status(job);
     }
 
     CheckpointStatsSnapshot checkpoints(JobID job) throws Exception {
-        return flink.getExecutionGraph(job).get(10, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+        return cluster.checkpoints(job);
     }
 
     /** Waits until {@code job} has completed {@code count} more checkpoints than it had when called. */
@@ -359,10 +311,7 @@ final class ReliabilityCluster implements AutoCloseable {
 
     /** As {@link #stopWithSavepoint(JobID)}, in the given format (ForSt takes only NATIVE savepoints). */
     String stopWithSavepoint(JobID job, SavepointFormatType format) throws Exception {
-        String path = flink.stopWithSavepoint(job, work.resolve("savepoints").toUri().toString(), false,
-                format).get(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-        await("job " + job + " finished", () -> status(job).isGloballyTerminalState());
-        return path;
+        return cluster.stopWithSavepoint(job, format);
     }
 
     RecordMetadata send(String topic, Integer partition, String key, byte[] value) {
@@ -382,12 +331,12 @@ final class ReliabilityCluster implements AutoCloseable {
         return send("queries", null, q.getTenant() + "/" + q.getId(), AvroBytes.encode(q));
     }
 
-    Answers answers() {
-        return new Answers(consumer("answers"));
+    AnswerLog answers() {
+        return new AnswerLog(consumer("answers"));
     }
 
-    Answers answers(String topic) {
-        return new Answers(consumer(topic));
+    AnswerLog answers(String topic) {
+        return new AnswerLog(consumer(topic));
     }
 
     /** Reads dead letters until {@code count} arrived, then {@code quiet} more, to catch any extra. */
@@ -447,7 +396,7 @@ final class ReliabilityCluster implements AutoCloseable {
         for (ConsumerRecord<byte[], byte[]> r : readCommittedToTheEnd(topic)) {
             try {
                 Answer a = decoder.decode(r.value());
-                counts.merge(Answers.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
+                counts.merge(AnswerLog.key(a.getTenant(), a.getQueryId()), 1, Integer::sum);
             } catch (InvalidRecordException e) {
                 throw new AssertionError("not an Answer at " + topic + " offset " + r.offset(), e);
             }
@@ -505,33 +454,6 @@ final class ReliabilityCluster implements AutoCloseable {
         }
     }
 
-    static Document document(String tenant, String id, String text) {
-        return document(tenant, id, text, Instant.now());
-    }
-
-    static Document document(String tenant, String id, String text, Instant publishedAt) {
-        return Document.newBuilder().setTenant(tenant).setId(id).setText(text).setOp(DocumentOp.UPSERT)
-                .setPublishedAt(publishedAt).build();
-    }
-
-    static Document delete(String tenant, String id) {
-        return Document.newBuilder().setTenant(tenant).setId(id).setText("").setOp(DocumentOp.DELETE)
-                .setPublishedAt(Instant.now()).build();
-    }
-
-    static Query query(String tenant, String id, String question, Integer topK) {
-        return Query.newBuilder().setTenant(tenant).setId(id).setQuestion(question).setTopK(topK)
-                .setAskedAt(Instant.now()).build();
-    }
-
-    static DeadLetter decodeDeadLetter(byte[] bytes) {
-        try {
-            return new AvroDecoder<>(DeadLetter.class).decode(bytes);
-        } catch (InvalidRecordException e) {
-            throw new AssertionError("dead letter is not an Avro DeadLetter: " + e.getMessage(), e);
-        }
-    }
-
     @Override
     public void close() throws Exception {
         try {
@@ -539,85 +461,8 @@ final class ReliabilityCluster implements AutoCloseable {
             if (offsetsAdmin != null) {
                 offsetsAdmin.close(Duration.ofSeconds(5));
             }
-            if (flink == null) {
-                return;
-            }
-            // Cancel first: a MiniCluster closed under a running job logs every task's failure.
-            for (var j : flink.listJobs().get(10, TimeUnit.SECONDS)) {
-                if (!j.getJobState().isGloballyTerminalState()) {
-                    flink.cancelJob(j.getJobId()).get(10, TimeUnit.SECONDS);
-                    await("job " + j.getJobId() + " cancelled", () -> status(j.getJobId()).isGloballyTerminalState());
-                }
-            }
-            flink.close();
         } finally {
-            kafka.close();
-        }
-    }
-
-    /**
-     * The answers topic as a read_committed consumer sees it: every answer kept per (tenant, queryId), with the
-     * wall-clock time it first became visible. Not thread-safe.
-     */
-    static final class Answers implements AutoCloseable {
-        private final KafkaConsumer<byte[], byte[]> consumer;
-        private final AvroDecoder<Answer> decoder = new AvroDecoder<>(Answer.class);
-        final Map<String, List<Answer>> byQuery = new LinkedHashMap<>();
-        final Map<String, Long> visibleAt = new LinkedHashMap<>();
-
-        Answers(KafkaConsumer<byte[], byte[]> consumer) {
-            this.consumer = consumer;
-        }
-
-        static String key(String tenant, String queryId) {
-            return tenant + "/" + queryId;
-        }
-
-        void poll(Duration timeout) {
-            for (ConsumerRecord<byte[], byte[]> r : consumer.poll(timeout)) {
-                long now = System.currentTimeMillis();
-                Answer a;
-                try {
-                    a = decoder.decode(r.value());
-                } catch (InvalidRecordException e) {
-                    throw new AssertionError("not an Answer at offset " + r.offset() + ": " + e.getMessage());
-                }
-                String k = key(a.getTenant(), a.getQueryId());
-                byQuery.computeIfAbsent(k, x -> new ArrayList<>()).add(a);
-                visibleAt.putIfAbsent(k, now);
-            }
-        }
-
-        /** Polls until every one of {@code keys} has an answer; returns the first answer of each. */
-        Map<String, Answer> await(List<String> keys) {
-            long deadline = System.nanoTime() + TIMEOUT.toNanos();
-            while (!byQuery.keySet().containsAll(keys) && System.nanoTime() < deadline) {
-                poll(Duration.ofMillis(100));
-            }
-            List<String> missing = keys.stream().filter(k -> !byQuery.containsKey(k)).toList();
-            if (!missing.isEmpty()) {
-                throw new AssertionError("no answer within " + TIMEOUT + " for " + missing);
-            }
-            Map<String, Answer> out = new LinkedHashMap<>();
-            keys.forEach(k -> out.put(k, byQuery.get(k).get(0)));
-            return out;
-        }
-
-        Answer await(String tenant, String queryId) {
-            return await(List.of(key(tenant, queryId))).get(key(tenant, queryId));
-        }
-
-        /** Keeps polling for {@code duration}, so that a duplicate committed later would be seen. */
-        void drain(Duration duration) {
-            long end = System.nanoTime() + duration.toNanos();
-            while (System.nanoTime() < end) {
-                poll(Duration.ofMillis(100));
-            }
-        }
-
-        @Override
-        public void close() {
-            consumer.close(Duration.ofSeconds(5));
+            cluster.close();
         }
     }
 }

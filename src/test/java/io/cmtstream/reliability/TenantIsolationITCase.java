@@ -1,7 +1,9 @@
 package io.cmtstream.reliability;
 
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.TestRecords;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -16,8 +18,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,7 +83,7 @@ class TenantIsolationITCase {
                 // Mid-stream: each tenant asks while the others' documents keep arriving.
                 for (String tenant : tenants) {
                     cluster.publish(query(tenant, "mid", QUESTIONS[0], 2 * DOCS));
-                    keys.add(ReliabilityCluster.Answers.key(tenant, "mid"));
+                    keys.add(AnswerLog.key(tenant, "mid"));
                     Set<String> before = new TreeSet<>();
                     for (int e = 0; e <= d; e++) {
                         before.add(tenant + "-doc-" + e);
@@ -94,12 +96,12 @@ class TenantIsolationITCase {
             for (String tenant : tenants) {
                 // topK of twice a tenant's bank: room for any foreign memory to show up.
                 cluster.publish(query(tenant, "q" + q, QUESTIONS[q], 2 * DOCS));
-                keys.add(ReliabilityCluster.Answers.key(tenant, "q" + q));
+                keys.add(AnswerLog.key(tenant, "q" + q));
             }
         }
 
         int evidenceChecked = 0;
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             Map<String, Answer> got = answers.await(keys);
             answers.drain(Duration.ofSeconds(1));
             // Answers of this class's other test (its own tenants) may be on the topic too.
@@ -111,7 +113,7 @@ class TenantIsolationITCase {
                     own.add(tenant + "-doc-" + d);
                 }
                 for (int q = 0; q < QUESTIONS.length; q++) {
-                    Answer a = got.get(ReliabilityCluster.Answers.key(tenant, "q" + q));
+                    Answer a = got.get(AnswerLog.key(tenant, "q" + q));
                     assertEquals(tenant, a.getTenant());
                     Set<String> ids = ids(a);
                     evidenceChecked += a.getEvidence().size();
@@ -124,7 +126,7 @@ class TenantIsolationITCase {
                         assertEquals(first, best, 1e-4, tenant + " q" + q + " top score");
                     }
                 }
-                Answer mid = got.get(ReliabilityCluster.Answers.key(tenant, "mid"));
+                Answer mid = got.get(AnswerLog.key(tenant, "mid"));
                 Set<String> ids = ids(mid);
                 evidenceChecked += mid.getEvidence().size();
                 assertTrue(own.containsAll(ids), tenant + " mid-stream query saw " + ids);
@@ -148,7 +150,7 @@ class TenantIsolationITCase {
         // What is proved here is isolation, not timing: each question waits until the job has checkpointed every
         // document before it (see "Still open" in docs/RELIABILITY.md on a fetch that stalls past the idle timeout).
         cluster.awaitCommittedToTheEnd(GROUP, "documents");
-        try (ReliabilityCluster.Answers answers = cluster.answers()) {
+        try (AnswerLog answers = cluster.answers()) {
             Map<String, Float> leftBefore = scores(ask(answers, left, "w0"));
             Map<String, Float> rightBefore = scores(ask(answers, right, "w0"));
             assertEquals(Set.of("shared", "gone", "control"), leftBefore.keySet());
@@ -158,7 +160,7 @@ class TenantIsolationITCase {
 
             // One tenant replaces "shared" and deletes "gone"; the other's "shared" and "gone" stay as they were.
             cluster.publish(document(left, "shared", VIOLIN));
-            cluster.publish(ReliabilityCluster.delete(left, "gone"));
+            cluster.publish(TestRecords.delete(left, "gone"));
             cluster.awaitCommittedToTheEnd(GROUP, "documents");
             Map<String, Float> leftAfter = scores(ask(answers, left, "w1"));
             Map<String, Float> rightAfter = scores(ask(answers, right, "w1"));
@@ -166,7 +168,7 @@ class TenantIsolationITCase {
             assertEquals(rightBefore, rightAfter, right + " after " + left + "'s upsert and delete");
 
             // And the other way round: a delete of "shared" and an upsert of "gone" leave the first tenant alone.
-            cluster.publish(ReliabilityCluster.delete(right, "shared"));
+            cluster.publish(TestRecords.delete(right, "shared"));
             cluster.publish(document(right, "gone", VIOLIN));
             cluster.awaitCommittedToTheEnd(GROUP, "documents");
             Map<String, Float> leftLast = scores(ask(answers, left, "w2"));
@@ -177,7 +179,7 @@ class TenantIsolationITCase {
             answers.drain(Duration.ofSeconds(1));
             for (String tenant : List.of(left, right)) {
                 for (String q : List.of("w0", "w1", "w2")) {
-                    assertEquals(1, answers.byQuery.get(ReliabilityCluster.Answers.key(tenant, q)).size());
+                    assertEquals(1, answers.byQuery.get(AnswerLog.key(tenant, q)).size());
                 }
             }
             System.out.printf("ISOLATION (write path): same ids in two tenants; after an upsert and a delete in "
@@ -187,7 +189,7 @@ class TenantIsolationITCase {
         }
     }
 
-    private Answer ask(ReliabilityCluster.Answers answers, String tenant, String id) {
+    private Answer ask(AnswerLog answers, String tenant, String id) {
         cluster.publish(query(tenant, id, "What instrument is played with a bow?", 10));
         return answers.await(tenant, id);
     }

@@ -2,6 +2,7 @@ package io.cmtstream.reliability;
 
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.AnswerLog;
 import org.apache.flink.api.common.JobID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,9 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-import static io.cmtstream.reliability.ReliabilityCluster.delete;
-import static io.cmtstream.reliability.ReliabilityCluster.document;
-import static io.cmtstream.reliability.ReliabilityCluster.query;
+import static io.cmtstream.testing.TestRecords.delete;
+import static io.cmtstream.testing.TestRecords.document;
+import static io.cmtstream.testing.TestRecords.query;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -38,7 +39,7 @@ class UpsertDeleteITCase {
     private static final Map<String, String> JOB = Map.of("cmt.memory.shards", "3", "cmt.query.max-top-k", "20");
 
     private ReliabilityCluster cluster;
-    private ReliabilityCluster.Answers answers;
+    private AnswerLog answers;
     private int asked;
 
     @BeforeAll

@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.app.JobConfig;
 import io.cmtstream.app.StartupChecks;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
@@ -108,16 +107,16 @@ class KafkaSettingsITCase {
     @Test
     void aTransactionTimeoutAboveTheBrokersMaximumFailsAtStartNamingBothSettings() {
         // The broker's default transaction.max.timeout.ms is 15 min, the job's default timeout the same.
-        StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(Map.of())));
+        StartupChecks.kafkaTransactionsFit(cluster.jobConfiguration(Map.of()));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
-                StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(
-                        Map.of("cmt.kafka.properties.transaction.timeout.ms", "900001")))));
+                StartupChecks.kafkaTransactionsFit(cluster.jobConfiguration(
+                        Map.of("cmt.kafka.properties.transaction.timeout.ms", "900001"))));
         assertTrue(e.getMessage().startsWith("the sinks' transaction timeout "
                 + "'cmt.kafka.properties.transaction.timeout.ms' (900001 ms) is above the brokers' "
                 + "'transaction.max.timeout.ms' (900000 ms)"), e.getMessage());
         // At-least-once sinks open no transactions: nothing to check.
-        StartupChecks.kafkaTransactionsFit(JobConfig.fromMap(cluster.settings(Map.of(
-                "cmt.kafka.properties.transaction.timeout.ms", "900001", "cmt.delivery.guarantee", "AT_LEAST_ONCE"))));
+        StartupChecks.kafkaTransactionsFit(cluster.jobConfiguration(Map.of(
+                "cmt.kafka.properties.transaction.timeout.ms", "900001", "cmt.delivery.guarantee", "AT_LEAST_ONCE")));
         System.out.println("KAFKA: start-up check: " + e.getMessage());
     }
 

@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.app.JobConfig;
 import io.cmtstream.app.StartupChecks;
 import io.cmtstream.model.ModelLoadException;
 import org.apache.flink.api.common.JobID;
@@ -72,7 +71,7 @@ class ModelLoadFailureITCase {
         Path corrupt = copy(TINY, tmp.resolve("corrupt"));
         Files.write(corrupt.resolve("compressor.pt"), "not a TorchScript archive".getBytes());
         // Present, so the start-up check passes; only loading it can tell.
-        StartupChecks.modelLoads(JobConfig.fromMap(cluster.settings(Map.of("cmt.model.dir", corrupt.toString()))));
+        StartupChecks.modelLoads(cluster.jobConfiguration(Map.of("cmt.model.dir", corrupt.toString())));
 
         long started = System.nanoTime();
         JobID job = cluster.submitWithoutWaiting(Map.of("cmt.model.dir", corrupt.toString()), 2);
@@ -97,7 +96,7 @@ class ModelLoadFailureITCase {
 
     private void assertStartFailsNaming(Path modelDir, String name) {
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> StartupChecks.modelLoads(
-                JobConfig.fromMap(cluster.settings(Map.of("cmt.model.dir", modelDir.toString())))));
+                cluster.jobConfiguration(Map.of("cmt.model.dir", modelDir.toString()))));
         assertTrue(e.getMessage().contains(name), "message must name " + name + ": " + e.getMessage());
         System.out.printf("MODEL LOAD: %s -> %s%n", modelDir.getFileName(), e.getMessage());
     }

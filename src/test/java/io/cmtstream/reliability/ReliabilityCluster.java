@@ -13,6 +13,7 @@ import io.cmtstream.ingest.InvalidRecordException;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.jobgraph.JobGraph;
@@ -160,8 +161,15 @@ final class ReliabilityCluster implements AutoCloseable {
         return key;
     }
 
-    /** The job options of these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards; then overrides. */
-    Map<String, String> settings(Map<String, String> overrides) {
+    /**
+     * The job's configuration in these tests: this broker, earliest offsets, 1 s checkpoints, 3 shards, the test
+     * model (see {@link EmbeddedCluster#jobConfiguration}); then {@code overrides}.
+     */
+    Configuration jobConfiguration(Map<String, String> overrides) {
+        return cluster.jobConfiguration(settings(overrides));
+    }
+
+    private static Map<String, String> settings(Map<String, String> overrides) {
         Map<String, String> s = new LinkedHashMap<>();
         s.put("cmt.model.dir", MODEL.toString());
         s.put("cmt.memory.shards", "3");
@@ -172,19 +180,19 @@ final class ReliabilityCluster implements AutoCloseable {
 
     /** Builds the job with {@code overrides} and submits it at {@code parallelism}, from a savepoint if given. */
     JobID submit(Map<String, String> overrides, int parallelism, String savepoint) throws Exception {
-        JobID id = cluster.submit(cluster.jobConfiguration(settings(overrides)), parallelism, savepoint);
+        JobID id = cluster.submit(jobConfiguration(overrides), parallelism, savepoint);
         await("job " + id + " running", () -> status(id) == JobStatus.RUNNING);
         return id;
     }
 
     /** Submits without waiting for the job to run (it may fail at once). */
     JobID submitWithoutWaiting(Map<String, String> overrides, int parallelism) throws Exception {
-        return cluster.submit(cluster.jobConfiguration(settings(overrides)), parallelism, null);
+        return cluster.submit(jobConfiguration(overrides), parallelism, null);
     }
 
     /** The job graph of the job with {@code overrides} at {@code parallelism}, as a client submits it. */
     JobGraph jobGraph(Map<String, String> overrides, int parallelism) {
-        return cluster.jobGraph(cluster.jobConfiguration(settings(overrides)), parallelism, env -> null);
+        return cluster.jobGraph(jobConfiguration(overrides), parallelism, env -> null);
     }
 
     JobStatus status(JobID job) {

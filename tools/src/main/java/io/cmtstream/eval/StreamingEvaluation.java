@@ -2,7 +2,6 @@ package io.cmtstream.eval;
 
 import io.cmtstream.app.Cli;
 import io.cmtstream.app.EmbeddedCluster;
-import io.cmtstream.app.JobArgs;
 import io.cmtstream.app.JobConfig;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
@@ -10,7 +9,6 @@ import io.cmtstream.avro.Query;
 import io.cmtstream.avro.ReadOrder;
 import io.cmtstream.client.CmtClient;
 import io.cmtstream.squad.SquadDataset;
-import io.cmtstream.squad.SquadFiles;
 import io.cmtstream.squad.SquadScorer;
 import io.cmtstream.squad.SquadSplit;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
@@ -18,9 +16,6 @@ import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import org.apache.kafka.clients.CommonClientConfigs;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -319,42 +314,6 @@ public final class StreamingEvaluation {
         return predictions;
     }
 
-    /** The command line of {@link #main}; {@code --help} lists it. */
-    @Command(name = "StreamingEvaluation", sortOptions = false,
-            description = "The paper's streaming QA protocol on the running job: streams the articles, asks their "
-                    + "questions, scores the answers; writes report.md and plots to --out. Exits 2 when answers "
-                    + "are missing.")
-    static final class Args {
-        @Option(names = "--set", paramLabel = "NAME", defaultValue = "test",
-                description = "Split of --split whose articles are evaluated (default: ${DEFAULT-VALUE}).")
-        String set;
-        @Option(names = "--articles", paramLabel = "TITLE", split = ",",
-                description = "These articles instead of a split (comma-separated titles).")
-        List<String> articles = List.of();
-        @Option(names = "--limit-articles", paramLabel = "N", defaultValue = "0",
-                description = "Only the first N articles (0: all).")
-        int limitArticles;
-        @Option(names = "--questions-per-article", paramLabel = "N", defaultValue = "0",
-                description = "Questions asked per article (0: all).")
-        int questionsPerArticle;
-        @Option(names = "--k", paramLabel = "K", defaultValue = "3",
-                description = "Memories the reader reads per question (default: ${DEFAULT-VALUE}).")
-        int k;
-        @Option(names = "--out", paramLabel = "DIR", defaultValue = "target/eval",
-                description = "Where report.md and the plots go (default: ${DEFAULT-VALUE}).")
-        Path out;
-        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT",
-                description = "Use the running job behind these brokers instead of an embedded one.")
-        String bootstrapServers;
-        @Option(names = "--timeout-seconds", paramLabel = "N", defaultValue = "3600",
-                description = "Longest wait for the answers (default: ${DEFAULT-VALUE}).")
-        int timeoutSeconds;
-        @Mixin
-        SquadFiles data = new SquadFiles();
-        @Mixin
-        JobArgs job = new JobArgs();
-    }
-
     public static void main(String[] args) {
         try {
             System.exit(run(args, System.out));
@@ -368,7 +327,7 @@ public final class StreamingEvaluation {
     }
 
     static int run(String[] args, PrintStream out) throws Exception {
-        Args a = new Args();
+        StreamingEvaluationArgs a = new StreamingEvaluationArgs();
         if (!Cli.parse(a, args)) {
             return 0;
         }

@@ -1,12 +1,12 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.avro.Document;
 import io.cmtstream.avro.Evidence;
 import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;

@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.app.CmtStreamOptions;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
@@ -18,6 +17,7 @@ import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.InvalidRecordException;
 import io.cmtstream.ingest.QueryValidator;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;

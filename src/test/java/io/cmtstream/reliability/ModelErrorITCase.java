@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.avro.Document;
@@ -10,6 +9,7 @@ import io.cmtstream.compress.ModelFailingException;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.model.FailingModel;
 import io.cmtstream.model.ModelSpec;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;

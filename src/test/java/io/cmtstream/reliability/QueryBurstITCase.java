@@ -1,8 +1,8 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Query;
 import io.cmtstream.squad.SquadDataset;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsCounts;

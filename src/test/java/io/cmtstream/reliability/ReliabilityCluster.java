@@ -1,6 +1,5 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.app.CmtStreamJob;
 import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.app.EmbeddedKafka;
@@ -10,6 +9,7 @@ import io.cmtstream.avro.Query;
 import io.cmtstream.client.AvroBytes;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.InvalidRecordException;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
@@ -63,7 +63,7 @@ final class ReliabilityCluster implements AutoCloseable {
     static final Path MODEL = Path.of(System.getProperty("cmt.test.model", "src/test/resources/models/retrieval-only"));
     static final Duration TIMEOUT = Duration.ofSeconds(90);
     /** Partitions of every topic. */
-    static final int PARTITIONS = 2;
+    static final int PARTITIONS = EmbeddedCluster.Setup.defaults().partitions();
 
     final EmbeddedCluster cluster;
     final EmbeddedKafka kafka;

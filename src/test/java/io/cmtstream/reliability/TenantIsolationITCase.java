@@ -1,8 +1,8 @@
 package io.cmtstream.reliability;
 
-import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.Evidence;
+import io.cmtstream.testing.AnswerLog;
 import io.cmtstream.testing.TestRecords;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

@@ -7,6 +7,7 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.jobgraph.JobGraph;
@@ -40,6 +41,8 @@ import static io.cmtstream.app.CmtStreamOptions.*;
  * {@link #submit} runs jobs on it, from savepoints too.
  */
 public final class EmbeddedCluster implements AutoCloseable {
+    /** The job's parallelism unless the options set {@code parallelism.default}. */
+    private static final int DEFAULT_PARALLELISM = 2;
     /** How long a job may take to reach a state this class waits for. */
     private static final Duration PATIENCE = Duration.ofSeconds(90);
 
@@ -158,7 +161,9 @@ public final class EmbeddedCluster implements AutoCloseable {
             cluster.putIfAbsent("rest.bind-port", overrides.getOrDefault("rest.port", "8081"));
         }
         Configuration given = JobConfig.fromMap(overrides);
-        int slots = Integer.parseInt(overrides.getOrDefault("taskmanager.numberOfTaskSlots", "2"));
+        int parallelism = given.getOptional(CoreOptions.DEFAULT_PARALLELISM).orElse(DEFAULT_PARALLELISM);
+        // One task manager with a slot per parallel task, unless the overrides size it.
+        int slots = given.getOptional(TaskManagerOptions.NUM_TASK_SLOTS).orElse(parallelism);
         EmbeddedCluster c = start(Setup.defaults().withTaskManagers(1, slots).withClusterSettings(cluster)
                 .withTopics(topicsBeyondDefaults(given)));
         try {
@@ -166,8 +171,7 @@ public final class EmbeddedCluster implements AutoCloseable {
             c.model = StartupChecks.modelLoads(conf);
             StartupChecks.kafkaTransactionsFit(conf);
             c.conf = conf;
-            c.job = c.submit(conf, conf.get(CoreOptions.DEFAULT_PARALLELISM), null,
-                    preloaded);
+            c.job = c.submit(conf, parallelism, null, preloaded);
             return c;
         } catch (Exception | Error e) {
             c.close();
@@ -192,7 +196,7 @@ public final class EmbeddedCluster implements AutoCloseable {
         settings.put(BOOTSTRAP_SERVERS.key(), kafka.bootstrapServers());
         settings.put(STARTING_OFFSETS.key(), "EARLIEST");
         settings.put(CHECKPOINT_INTERVAL.key(), "2 s");
-        settings.put("parallelism.default", "2");
+        settings.put(CoreOptions.DEFAULT_PARALLELISM.key(), Integer.toString(DEFAULT_PARALLELISM));
         settings.put("execution.checkpointing.dir", work.resolve("checkpoints").toUri().toString());
         settings.putAll(overrides);
         return JobConfig.fromMap(settings);

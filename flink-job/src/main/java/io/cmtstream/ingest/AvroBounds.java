@@ -40,7 +40,15 @@ public final class AvroBounds {
 
     /** Refuses {@code bytes} with {@link Rejection#MALFORMED_AVRO} unless every prefix in them is in bounds. */
     public void check(byte[] bytes) throws InvalidRecordException {
-        new Walk(bytes).value(schema, 0);
+        check(bytes, 0);
+    }
+
+    /**
+     * As {@link #check(byte[])} for the Avro binary that starts at {@code offset} and runs to the end of
+     * {@code bytes} (after a registry frame's header).
+     */
+    public void check(byte[] bytes, int offset) throws InvalidRecordException {
+        new Walk(bytes, offset).value(schema, 0);
     }
 
     private int minBytes(Schema s) {
@@ -87,8 +95,9 @@ public final class AvroBounds {
         /** The innermost field being walked, named in the reason for people reading dead letters. */
         private String field = "";
 
-        Walk(byte[] bytes) {
+        Walk(byte[] bytes, int offset) {
             this.bytes = bytes;
+            this.pos = offset;
         }
 
         void value(Schema s, int depth) throws InvalidRecordException {

@@ -18,7 +18,7 @@ import java.io.IOException;
  *
  * <p>Not thread-safe (reuses its decoder); each Flink subtask owns one.
  */
-public final class AvroDecoder<T extends SpecificRecord> {
+public final class AvroDecoder<T extends SpecificRecord> implements RecordDecoder<T> {
     private final SpecificDatumReader<T> reader;
     private final AvroBounds bounds;
     private final String typeName;
@@ -30,12 +30,22 @@ public final class AvroDecoder<T extends SpecificRecord> {
         this.typeName = type.getSimpleName();
     }
 
+    @Override
     public T decode(byte[] bytes) throws InvalidRecordException {
         if (bytes == null || bytes.length == 0) {
             throw new InvalidRecordException(Rejection.MALFORMED_AVRO, "empty record value, expected an Avro " + typeName);
         }
         bounds.check(bytes);
         decoder = DecoderFactory.get().binaryDecoder(bytes, decoder);
+        return readWhole(reader, decoder, typeName);
+    }
+
+    /**
+     * Reads one {@code typeName} from {@code decoder} and refuses it unless it takes exactly the decoder's bytes;
+     * the bytes must have passed an {@link AvroBounds} check of the schema they were written with.
+     */
+    static <T> T readWhole(SpecificDatumReader<T> reader, BinaryDecoder decoder, String typeName)
+            throws InvalidRecordException {
         T value;
         try {
             value = reader.read(null, decoder);

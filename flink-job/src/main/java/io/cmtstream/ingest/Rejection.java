@@ -29,7 +29,12 @@ public enum Rejection {
      * A query refused because its tenant already has {@code cmt.query.max-pending} queries waiting for the
      * document watermark (decided once, before fan-out, so no query is half-answered).
      */
-    OVERLOADED;
+    OVERLOADED,
+    /**
+     * In schema registry mode (cmt.kafka.value-format=AVRO_REGISTRY): a record framed with a schema id the registry
+     * answered it does not have. An unreachable registry is never this: the source waits for it instead.
+     */
+    UNKNOWN_SCHEMA_ID;
 
     /**
      * The code a DeadLetter's reason starts with; {@code MALFORMED_AVRO} for a reason that names none (every reason

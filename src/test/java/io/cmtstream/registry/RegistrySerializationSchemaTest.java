@@ -4,6 +4,7 @@ import io.cmtstream.avro.Answer;
 import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.testing.SchemaRegistryFixture;
+import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,8 +37,9 @@ class RegistrySerializationSchemaTest {
 
     @Test
     void recordsAreFramedWithTheIdRegisteredUnderTheTopicValueSubject() throws Exception {
-        RegistrySerializationSchema<DeadLetter> schema = new RegistrySerializationSchema<>(DeadLetter.class,
-                "dead-letters", RegistrySettings.builder(registry.url()).build());
+        // Shipped to the sink as Flink does, by Java serialization.
+        RegistrySerializationSchema<DeadLetter> schema = InstantiationUtil.clone(new RegistrySerializationSchema<>(
+                DeadLetter.class, "dead-letters", RegistrySettings.builder(registry.url()).build()));
         byte[] first = schema.serialize(deadLetter());
         byte[] second = schema.serialize(deadLetter());
         assertEquals(List.of(schema.schemaId()), registry.versions("dead-letters-value"));

@@ -52,14 +52,11 @@ public final class RegistryRetry {
         long since = 0;
         long lastLog = 0;
         while (true) {
+            boolean unavailable = false;
             try {
-                T result = call.call();
-                if (since != 0) {
-                    LOG.info("Schema registry answered again ({}) after {} s; the job goes on", what,
-                            (System.currentTimeMillis() - since) / 1000);
-                }
-                return result;
+                return call.call();
             } catch (RegistryUnavailableException e) {
+                unavailable = true;
                 if (Thread.currentThread().isInterrupted()) {
                     throw e;
                 }
@@ -83,6 +80,12 @@ public final class RegistryRetry {
                             + what + ")", ie);
                 }
                 backoff = Math.min(maxBackoffMillis, backoff * 2);
+            } finally {
+                // Any answer ends the wait, an unknown id included; only another unavailability goes round again.
+                if (since != 0 && !unavailable) {
+                    LOG.info("Schema registry answered again ({}) after {} s; the job goes on", what,
+                            (System.currentTimeMillis() - since) / 1000);
+                }
             }
         }
     }

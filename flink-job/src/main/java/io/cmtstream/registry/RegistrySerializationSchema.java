@@ -33,7 +33,8 @@ public final class RegistrySerializationSchema<T extends SpecificRecord> impleme
     private transient Schema schema;
     private transient ByteArrayOutputStream buffer;
     private transient BinaryEncoder encoder;
-    private transient int schemaId = -1;
+    /** Valid once {@link #writer} is set (a transient field is 0, not its initializer's value, after shipping). */
+    private transient int schemaId;
 
     public RegistrySerializationSchema(Class<T> type, String topic, RegistrySettings settings) {
         this.type = type;
@@ -60,7 +61,7 @@ public final class RegistrySerializationSchema<T extends SpecificRecord> impleme
 
     @Override
     public byte[] serialize(T element) {
-        if (schemaId < 0) {
+        if (writer == null) {
             resolve();
         }
         buffer.reset();
@@ -79,12 +80,11 @@ public final class RegistrySerializationSchema<T extends SpecificRecord> impleme
 
     /** The id the records are framed with; -1 before the first record. */
     public int schemaId() {
-        return schemaId;
+        return writer == null ? -1 : schemaId;
     }
 
     private void resolve() {
         schema = SpecificData.get().getSchema(type);
-        writer = new SpecificDatumWriter<>(schema);
         buffer = new ByteArrayOutputStream(256);
         RegistryRetry retry = new RegistryRetry(settings.maxBackoffMillis);
         String what = (settings.autoRegister ? "register " : "look up ") + schema.getName() + " under " + subject;
@@ -94,6 +94,7 @@ public final class RegistrySerializationSchema<T extends SpecificRecord> impleme
             }
             return settings.autoRegister ? client.register(subject, schema) : client.lookup(subject, schema);
         });
+        writer = new SpecificDatumWriter<>(schema);
         LOG.info("Records of {} are written framed with schema id {} (subject {} at {})", schema.getName(), schemaId,
                 subject, settings.url);
     }

@@ -177,4 +177,19 @@ class CmtStreamJobTest {
         BankLayout noModel = CmtStreamJob.bankLayout(JobConfig.fromMap(Map.of("cmt.model.dir", "no/such/model")));
         assertEquals(null, noModel.memorySpace(), "the task managers report a missing model, not the bank");
     }
+
+    @Test
+    void plainAvroIsTheDefaultAndTheRegistryFormatNeedsAUrl() {
+        assertEquals(null, CmtStreamJob.registrySettings(JobConfig.fromMap(Map.of())));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CmtStreamJob.registrySettings(
+                JobConfig.fromMap(Map.of("cmt.kafka.value-format", "AVRO_REGISTRY"))));
+        assertTrue(e.getMessage().contains("cmt.registry.url"), e.getMessage());
+        var settings = CmtStreamJob.registrySettings(JobConfig.fromMap(Map.of(
+                "cmt.kafka.value-format", "AVRO_REGISTRY", "cmt.registry.url", "http://registry:8081/",
+                "cmt.registry.auto-register", "false", "cmt.registry.bearer-token-file", "/secrets/token")));
+        assertEquals("http://registry:8081", settings.url);
+        assertEquals(false, settings.autoRegister);
+        assertEquals("/secrets/token", settings.bearerTokenFile);
+        assertEquals(Duration.ofMinutes(5).toMillis(), settings.unknownIdTtlMillis);
+    }
 }

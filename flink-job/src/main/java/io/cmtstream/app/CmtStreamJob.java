@@ -14,7 +14,13 @@ import io.cmtstream.compress.ModelCallGuard;
 import io.cmtstream.compress.QueryFanOut;
 import io.cmtstream.ingest.DocumentValidator;
 import io.cmtstream.ingest.DocumentWatermarks;
+import io.cmtstream.app.CmtStreamOptions.ValueFormat;
+import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.IngestDeserializer;
+import io.cmtstream.ingest.RecordDecoder;
+import io.cmtstream.ingest.RegistryDecoder;
+import io.cmtstream.registry.RegistrySerializationSchema;
+import io.cmtstream.registry.RegistrySettings;
 import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.QueriesHoldNoTime;
@@ -136,6 +142,7 @@ public final class CmtStreamJob {
         // Flink's own async timeout only backs up the guard's per-try timeouts (see ModelAsyncFunction.timeout).
         long modelTimeout = faults.worstCaseMillis(10_000);
         int inFlight = conf.get(MODEL_IN_FLIGHT);
+        RegistrySettings registry = registrySettings(conf);
         String documentsTopic = conf.get(DOCUMENTS_TOPIC);
         String queriesTopic = conf.get(QUERIES_TOPIC);
 
@@ -154,8 +161,8 @@ public final class CmtStreamJob {
                 .withTimestampAssigner((in, kafkaTime) -> in.eventTime);
 
         SingleOutputStreamOperator<Document> documents = env
-                .fromSource(source(conf, conf.get(DOCUMENTS_TOPIC), new IngestDeserializer<>(Document.class,
-                        new DocumentValidator(limits), d -> d.getPublishedAt().toEpochMilli(),
+                .fromSource(source(conf, conf.get(DOCUMENTS_TOPIC), new IngestDeserializer<>(
+                        decoders(Document.class, registry), new DocumentValidator(limits), d -> d.getPublishedAt().toEpochMilli(),
                         TypeInformation.of(new TypeHint<Ingested<Document>>() {}))), documentTime, "documents")
                 .uid("documents-source")
                 .process(new SplitDeadLetters<Document>()).returns(Document.class)
@@ -163,8 +170,8 @@ public final class CmtStreamJob {
 
         TypeInformation<Ingested<Query>> ingestedQuery = TypeInformation.of(new TypeHint<Ingested<Query>>() {});
         DataStream<Ingested<Query>> queriesIn = env
-                .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(Query.class,
-                        new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
+                .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(
+                        decoders(Query.class, registry), new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
                         queryTime, "queries")
                 .uid("queries-source");
 
@@ -235,7 +242,7 @@ public final class CmtStreamJob {
                 .uid("read").name("aggregate and read")
                 .process(new SplitDeadLetters<Answer>()).returns(Answer.class)
                 .uid("read-model-errors").name("model errors of answers");
-        answers.sinkTo(sink(conf, conf.get(ANSWERS_TOPIC), Answer.class,
+        answers.sinkTo(sink(conf, registry, conf.get(ANSWERS_TOPIC), Answer.class,
                         a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), null,
                         "answers"))
                 .uid("answers-sink").name("answers");
@@ -245,7 +252,7 @@ public final class CmtStreamJob {
                         compressed.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         encoded.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         answers.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
-                .sinkTo(sink(conf, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class, CmtStreamJob::deadLetterKey,
+                .sinkTo(sink(conf, registry, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class, CmtStreamJob::deadLetterKey,
                         CmtStreamJob::deadLetterHeaders, "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");
     }
@@ -339,9 +346,44 @@ public final class CmtStreamJob {
         return props;
     }
 
-    /** A sink of Avro records of {@code type}, keyed by {@code key}, with {@code headers} unless null. */
+    /**
+     * The schema registry the job's values are framed for, or null for plain Avro ({@code cmt.kafka.value-format}).
+     *
+     * @throws IllegalArgumentException naming {@code cmt.registry.url} when the registry format has none
+     */
+    static RegistrySettings registrySettings(Configuration conf) {
+        if (conf.get(VALUE_FORMAT) != ValueFormat.AVRO_REGISTRY) {
+            return null;
+        }
+        String url = conf.getOptional(REGISTRY_URL).map(String::strip).orElse("");
+        if (url.isEmpty()) {
+            throw new IllegalArgumentException("'" + VALUE_FORMAT.key() + "' is " + ValueFormat.AVRO_REGISTRY + " but '"
+                    + REGISTRY_URL.key() + "' is not set");
+        }
+        return RegistrySettings.builder(url)
+                .autoRegister(conf.get(REGISTRY_AUTO_REGISTER))
+                .unknownIdTtl(conf.get(REGISTRY_UNKNOWN_ID_TTL))
+                .requestTimeout(conf.get(REGISTRY_REQUEST_TIMEOUT))
+                .maxBackoff(conf.get(REGISTRY_MAX_BACKOFF))
+                .basicAuthUserInfoFile(conf.get(REGISTRY_BASIC_AUTH_FILE))
+                .bearerTokenFile(conf.get(REGISTRY_BEARER_TOKEN_FILE))
+                .keyStore(conf.get(REGISTRY_KEYSTORE), conf.get(REGISTRY_KEYSTORE_PASSWORD_FILE))
+                .trustStore(conf.get(REGISTRY_TRUSTSTORE), conf.get(REGISTRY_TRUSTSTORE_PASSWORD_FILE))
+                .build();
+    }
+
+    /** The sources' decoders of {@code type}: plain Avro, or registry-framed when {@code registry} is set. */
+    private static <T extends org.apache.avro.specific.SpecificRecord> RecordDecoder.Factory<T> decoders(
+            Class<T> type, RegistrySettings registry) {
+        return registry == null ? () -> new AvroDecoder<>(type) : RegistryDecoder.factory(type, registry);
+    }
+
+    /**
+     * A sink of Avro records of {@code type}, keyed by {@code key}, with {@code headers} unless null; values framed
+     * for {@code registry} unless it is null.
+     */
     private static <T extends org.apache.avro.specific.SpecificRecord> KafkaSink<T> sink(
-            Configuration conf, String topic, Class<T> type, SerializationSchema<T> key,
+            Configuration conf, RegistrySettings registry, String topic, Class<T> type, SerializationSchema<T> key,
             HeaderProvider<T> headers, String name) {
         Properties props = sinkProperties(conf);
         DeliveryGuarantee guarantee = conf.get(DELIVERY) == Delivery.EXACTLY_ONCE
@@ -349,7 +391,8 @@ public final class CmtStreamJob {
         KafkaRecordSerializationSchemaBuilder<T> records = KafkaRecordSerializationSchema.<T>builder()
                 .setTopic(topic)
                 .setKeySerializationSchema(key)
-                .setValueSerializationSchema(AvroSerializationSchema.forSpecific(type));
+                .setValueSerializationSchema(registry == null ? AvroSerializationSchema.forSpecific(type)
+                        : new RegistrySerializationSchema<>(type, topic, registry));
         if (headers != null) {
             records = records.setHeaderProvider(headers);
         }

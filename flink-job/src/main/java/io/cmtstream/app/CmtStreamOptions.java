@@ -25,6 +25,9 @@ public final class CmtStreamOptions {
 
     public enum Delivery { EXACTLY_ONCE, AT_LEAST_ONCE }
 
+    /** How record values are encoded on all four topics. */
+    public enum ValueFormat { AVRO, AVRO_REGISTRY }
+
     public static final ConfigOption<String> BOOTSTRAP_SERVERS = ConfigOptions.key("cmt.kafka.bootstrap-servers")
             .stringType().defaultValue("localhost:9092").withDescription("Kafka bootstrap servers.");
     public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("cmt.kafka.group-id")
@@ -40,6 +43,55 @@ public final class CmtStreamOptions {
     public static final ConfigOption<StartingOffsets> STARTING_OFFSETS = ConfigOptions.key("cmt.kafka.starting-offsets")
             .enumType(StartingOffsets.class).defaultValue(StartingOffsets.COMMITTED)
             .withDescription("Where a new consumer group starts: EARLIEST, LATEST, or COMMITTED (earliest when none).");
+    public static final ConfigOption<ValueFormat> VALUE_FORMAT = ConfigOptions.key("cmt.kafka.value-format")
+            .enumType(ValueFormat.class).defaultValue(ValueFormat.AVRO)
+            .withDescription("AVRO: plain Avro binary of the job's schemas. AVRO_REGISTRY: framed for a schema "
+                    + "registry (magic byte 0, 4-byte schema id, Avro binary); documents and queries are read with "
+                    + "the writer's schema fetched from cmt.registry.url, answers and dead letters are written with "
+                    + "the id of the job's schema under <topic>-value.");
+
+    public static final ConfigOption<String> REGISTRY_URL = ConfigOptions.key("cmt.registry.url")
+            .stringType().noDefaultValue()
+            .withDescription("Base URL of the Confluent-compatible schema registry REST API (Confluent, Apicurio's "
+                    + "/apis/ccompat/v7, Karapace); required with AVRO_REGISTRY.");
+    public static final ConfigOption<Boolean> REGISTRY_AUTO_REGISTER = ConfigOptions.key("cmt.registry.auto-register")
+            .booleanType().defaultValue(true)
+            .withDescription("Register the job's Answer and DeadLetter schemas under <topic>-value on first use; "
+                    + "when false they must be registered already (else the job fails naming the subject).");
+    public static final ConfigOption<Duration> REGISTRY_UNKNOWN_ID_TTL = ConfigOptions.key("cmt.registry.unknown-id-ttl")
+            .durationType().defaultValue(Duration.ofMinutes(5))
+            .withDescription("How long an id the registry answered it does not have is remembered (its records are "
+                    + "dead letters UNKNOWN_SCHEMA_ID without asking again), so random ids do not flood the registry.");
+    public static final ConfigOption<Duration> REGISTRY_REQUEST_TIMEOUT = ConfigOptions
+            .key("cmt.registry.request-timeout")
+            .durationType().defaultValue(Duration.ofSeconds(10))
+            .withDescription("Connect and request timeout of one registry call; a call that times out is retried.");
+    public static final ConfigOption<Duration> REGISTRY_MAX_BACKOFF = ConfigOptions.key("cmt.registry.max-backoff")
+            .durationType().defaultValue(Duration.ofSeconds(30))
+            .withDescription("Longest wait between retries while the registry is unreachable (from 100 ms, "
+                    + "doubling); the sources wait, nothing is dead-lettered for it.");
+    public static final ConfigOption<String> REGISTRY_BASIC_AUTH_FILE = ConfigOptions
+            .key("cmt.registry.basic-auth.user-info-file")
+            .stringType().noDefaultValue()
+            .withDescription("File holding user:password for HTTP basic auth to the registry (e.g. a mounted Secret; "
+                    + "read at each request, so a rotated Secret is picked up).");
+    public static final ConfigOption<String> REGISTRY_BEARER_TOKEN_FILE = ConfigOptions
+            .key("cmt.registry.bearer-token-file")
+            .stringType().noDefaultValue()
+            .withDescription("File holding a bearer token for the registry (read at each request).");
+    public static final ConfigOption<String> REGISTRY_KEYSTORE = ConfigOptions.key("cmt.registry.ssl.keystore.location")
+            .stringType().noDefaultValue()
+            .withDescription("PKCS12 (or JKS) key store with the client certificate for mTLS to the registry.");
+    public static final ConfigOption<String> REGISTRY_KEYSTORE_PASSWORD_FILE = ConfigOptions
+            .key("cmt.registry.ssl.keystore.password-file")
+            .stringType().noDefaultValue().withDescription("File holding the key store's password.");
+    public static final ConfigOption<String> REGISTRY_TRUSTSTORE = ConfigOptions
+            .key("cmt.registry.ssl.truststore.location")
+            .stringType().noDefaultValue()
+            .withDescription("PKCS12 (or JKS) trust store for the registry's certificate; the JVM's default when unset.");
+    public static final ConfigOption<String> REGISTRY_TRUSTSTORE_PASSWORD_FILE = ConfigOptions
+            .key("cmt.registry.ssl.truststore.password-file")
+            .stringType().noDefaultValue().withDescription("File holding the trust store's password.");
 
     public static final ConfigOption<String> MODEL_DIR = ConfigOptions.key("cmt.model.dir")
             .stringType().defaultValue("models/cmt-bge-small-squad")

@@ -4,8 +4,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import org.apache.avro.Schema;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -40,10 +45,22 @@ public final class SchemaRegistryFixture implements AutoCloseable {
     private volatile String requiredAuthorization;
     private int port;
     private HttpServer server;
+    /** Null for plain HTTP. */
+    private SSLContext tls;
+    private boolean needClientAuth;
 
     /** Starts on a free port. */
     public static SchemaRegistryFixture started() throws IOException {
         SchemaRegistryFixture f = new SchemaRegistryFixture();
+        f.startServer();
+        return f;
+    }
+
+    /** Starts with HTTPS on a free port, with {@code tls}'s key, requiring a client certificate if asked. */
+    public static SchemaRegistryFixture startedTls(SSLContext tls, boolean needClientAuth) throws IOException {
+        SchemaRegistryFixture f = new SchemaRegistryFixture();
+        f.tls = tls;
+        f.needClientAuth = needClientAuth;
         f.startServer();
         return f;
     }
@@ -57,7 +74,7 @@ public final class SchemaRegistryFixture implements AutoCloseable {
     }
 
     public String url() {
-        return "http://127.0.0.1:" + port;
+        return (tls == null ? "http" : "https") + "://127.0.0.1:" + port;
     }
 
     /** Requests with the {@code Authorization} header equal to this only; others get 401. Null: any. */
@@ -127,7 +144,21 @@ public final class SchemaRegistryFixture implements AutoCloseable {
     }
 
     private synchronized void startServer() throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 50);
+        InetSocketAddress address = new InetSocketAddress("127.0.0.1", port);
+        if (tls == null) {
+            server = HttpServer.create(address, 50);
+        } else {
+            HttpsServer https = HttpsServer.create(address, 50);
+            https.setHttpsConfigurator(new HttpsConfigurator(tls) {
+                @Override
+                public void configure(HttpsParameters params) {
+                    SSLParameters p = tls.getDefaultSSLParameters();
+                    p.setNeedClientAuth(needClientAuth);
+                    params.setSSLParameters(p);
+                }
+            });
+            server = https;
+        }
         port = server.getAddress().getPort();
         server.createContext("/", this::handle);
         server.start();

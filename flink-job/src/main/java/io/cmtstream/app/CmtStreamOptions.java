@@ -88,7 +88,8 @@ public final class CmtStreamOptions {
     public static final ConfigOption<String> REGISTRY_TRUSTSTORE = ConfigOptions
             .key("cmt.registry.ssl.truststore.location")
             .stringType().noDefaultValue()
-            .withDescription("PKCS12 (or JKS) trust store for the registry's certificate; the JVM's default when unset.");
+            .withDescription("Trust store for the registry's certificate: PKCS12 or JKS, or PEM certificates (a CA "
+                    + "bundle, no password); the JVM's default when unset.");
     public static final ConfigOption<String> REGISTRY_TRUSTSTORE_PASSWORD_FILE = ConfigOptions
             .key("cmt.registry.ssl.truststore.password-file")
             .stringType().noDefaultValue().withDescription("File holding the trust store's password.");

@@ -20,6 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -258,8 +260,8 @@ public final class SchemaRegistryClient {
             TrustManagerFactory tmf = null;
             if (s.trustStore != null) {
                 tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-                tmf.init(load(s.trustStore, password(s.trustStorePasswordFile,
-                        "cmt.registry.ssl.truststore.password-file")));
+                tmf.init(isPem(s.trustStore) ? pemTrustStore(s.trustStore) : load(s.trustStore,
+                        password(s.trustStorePasswordFile, "cmt.registry.ssl.truststore.password-file")));
             }
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers(), null);
@@ -271,6 +273,26 @@ public final class SchemaRegistryClient {
 
     private static char[] password(String file, String option) {
         return file == null ? new char[0] : readSecret(file, option).toCharArray();
+    }
+
+    /** Whether {@code file} holds PEM certificates (a CA bundle as Kubernetes Secrets carry it). */
+    private static boolean isPem(String file) throws IOException {
+        try (InputStream in = Files.newInputStream(Path.of(file))) {
+            return new String(in.readNBytes(64), StandardCharsets.US_ASCII).stripLeading().startsWith("-----BEGIN");
+        }
+    }
+
+    /** A trust store of the PEM certificates in {@code file}; no password. */
+    private static KeyStore pemTrustStore(String file) throws GeneralSecurityException, IOException {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        try (InputStream in = Files.newInputStream(Path.of(file))) {
+            int n = 0;
+            for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+                ks.setCertificateEntry("ca-" + n++, c);
+            }
+        }
+        return ks;
     }
 
     private static KeyStore load(String file, char[] password) throws GeneralSecurityException, IOException {

@@ -34,7 +34,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -54,6 +56,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class SchemaRegistryITCase {
     private static final String TENANT = "registry";
     private static final Duration QUIET = Duration.ofSeconds(4);
+    /** Topic prefix of the second test's job, so it reads none of the first's records. */
+    private static final String LONG = "long-";
 
     private ReliabilityCluster cluster;
     private SchemaRegistryFixture registry;
@@ -61,7 +65,8 @@ class SchemaRegistryITCase {
 
     @BeforeAll
     void start() throws Exception {
-        cluster = ReliabilityCluster.start(1, 2);
+        cluster = ReliabilityCluster.start(1, 2, LONG + "documents", LONG + "queries", LONG + "answers",
+                LONG + "dead-letters");
         registry = SchemaRegistryFixture.reserved();
     }
 
@@ -73,6 +78,8 @@ class SchemaRegistryITCase {
     @Test
     void evolvedSchemasAreReadUnknownIdsDeadLetteredAndARegistryOutageIsWaitedFor() throws Exception {
         // Producers registered their schemas earlier; the registry is down when the job starts.
+        cancelJob();
+        registry.stop();
         int evolvedId = registry.register("documents-value", RegistryRecords.EVOLVED_DOCUMENT);
         int queryId = registry.register("queries-value", Query.getClassSchema());
         job = cluster.submit(Map.of(
@@ -93,11 +100,11 @@ class SchemaRegistryITCase {
         ReliabilityCluster.sleep(QUIET.toMillis());
         assertEquals(List.of(), cluster.readDeadLetters(0, Duration.ofSeconds(2)),
                 "nothing is dead-lettered while the registry is down");
-        assertEquals(Map.of(), framedAnswers(Set.of(), Duration.ofSeconds(2)), "nothing answered without schemas");
+        assertEquals(Map.of(), framedAnswers("", Set.of(), Duration.ofSeconds(2)), "nothing answered without schemas");
         assertEquals(JobStatus.RUNNING, cluster.status(job));
 
         registry.start();
-        Map<String, Answer> answers = framedAnswers(Set.of("q-start"), AnswerLog.TIMEOUT);
+        Map<String, Answer> answers = framedAnswers("", Set.of("q-start"), AnswerLog.TIMEOUT);
         assertEquals(new TreeSet<>(docs), evidence(answers.get("q-start")),
                 "the evolved producer's documents are memories");
 
@@ -108,10 +115,10 @@ class SchemaRegistryITCase {
         docs.add(publishWith(newerId, newer, "harbour", "The harbour wall shelters the boats; its lighthouses stand at the end."));
         publishQuery("q-mid");
         ReliabilityCluster.sleep(QUIET.toMillis());
-        assertEquals(Set.of("q-start"), framedAnswers(Set.of(), Duration.ofSeconds(2)).keySet(),
+        assertEquals(Set.of("q-start"), framedAnswers("", Set.of(), Duration.ofSeconds(2)).keySet(),
                 "the query waits for the document the source holds while the registry is down");
         registry.start();
-        answers = framedAnswers(Set.of("q-start", "q-mid"), AnswerLog.TIMEOUT);
+        answers = framedAnswers("", Set.of("q-start", "q-mid"), AnswerLog.TIMEOUT);
         assertEquals(new TreeSet<>(docs), evidence(answers.get("q-mid")), "nothing lost over the outage");
 
         // Exactly the three unknown-id records are dead letters, with a stable reason, their bytes, framed.
@@ -135,14 +142,92 @@ class SchemaRegistryITCase {
                 "the job waited; it never failed over");
     }
 
+    @Test
+    void anOutageLongerThanTheCheckpointTimeoutRestartsTheJobAndLosesNothing() throws Exception {
+        // While a source waits for the registry its checkpoints cannot complete; past the checkpoint timeout (2 s
+        // here, 10 min by default) Flink fails the job over. The restored job waits again: nothing is lost,
+        // nothing dead-lettered, and answers stay exactly once.
+        cancelJob();
+        registry.start();
+        registry.register("documents-value", RegistryRecords.EVOLVED_DOCUMENT);
+        registry.register("queries-value", Query.getClassSchema());
+        job = cluster.submit(Map.of(
+                "cmt.kafka.value-format", "AVRO_REGISTRY",
+                "cmt.registry.url", registry.url(),
+                "cmt.registry.max-backoff", "500 ms",
+                "cmt.kafka.topic.documents", LONG + "documents",
+                "cmt.kafka.topic.queries", LONG + "queries",
+                "cmt.kafka.topic.answers", LONG + "answers",
+                "cmt.kafka.topic.dead-letters", LONG + "dead-letters",
+                "cmt.kafka.group-id", "registry-long",
+                "cmt.delivery.transactional-id-prefix", "registry-long",
+                "execution.checkpointing.timeout", "2 s"), 2, null);
+        String prefix = LONG;
+        List<String> docs = new ArrayList<>();
+        docs.add(publishEvolved(prefix, "beacon", "A beacon on the cliff; lighthouses replaced the fires."));
+        publishQuery(prefix, "q-before");
+        framedAnswers(prefix, Set.of("q-before"), AnswerLog.TIMEOUT);
+
+        Schema newer = withField(RegistryRecords.EVOLVED_DOCUMENT, "region");
+        int newerId = registry.register("documents-value", newer);
+        registry.stop();
+        docs.add(publishWith(prefix, newerId, newer, "pier", "The pier reaches out to sea; lighthouses light it."));
+        publishQuery(prefix, "q-long");
+        ReliabilityCluster.await("a failover while the registry is down", () -> {
+            try {
+                return cluster.checkpoints(job).getCounts().getNumberOfFailedCheckpoints() > 0;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        ReliabilityCluster.sleep(3_000);
+        registry.start();
+        Map<String, Answer> answers = framedAnswers(prefix, Set.of("q-before", "q-long"), AnswerLog.TIMEOUT);
+        assertEquals(new TreeSet<>(docs), evidence(answers.get("q-long")), "nothing lost over the failover");
+        assertEquals(List.of(), readFor(prefix + "dead-letters", Duration.ofSeconds(2)), "no dead letters");
+        Map<String, Integer> counts = new TreeMap<>();
+        for (ConsumerRecord<byte[], byte[]> r : readFor(prefix + "answers", Duration.ofSeconds(3))) {
+            counts.merge(decode(Answer.class, r.value()).getQueryId(), 1, Integer::sum);
+        }
+        assertEquals(Map.of("q-before", 1, "q-long", 1), counts, "answers exactly once");
+        assertTrue(cluster.checkpoints(job).getCounts().getNumberOfRestoredCheckpoints() >= 1,
+                "the job failed over while the registry was down");
+    }
+
+    private void cancelJob() throws Exception {
+        if (job != null && !cluster.status(job).isGloballyTerminalState()) {
+            cluster.flink.cancelJob(job).get(30, TimeUnit.SECONDS);
+            ReliabilityCluster.await("job cancelled", () -> cluster.status(job).isGloballyTerminalState());
+        }
+    }
+
+    private List<ConsumerRecord<byte[], byte[]>> readFor(String topic, Duration duration) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = cluster.consumer(topic)) {
+            long end = System.nanoTime() + duration.toNanos();
+            while (System.nanoTime() < end) {
+                c.poll(Duration.ofMillis(200)).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
     private String publishEvolved(String id, String text) {
-        cluster.send("documents", null, TENANT + "/" + id, RegistryFraming.frame(
+        return publishEvolved("", id, text);
+    }
+
+    private String publishEvolved(String prefix, String id, String text) {
+        cluster.send(prefix + "documents", null, TENANT + "/" + id, RegistryFraming.frame(
                 registry.versions("documents-value").get(0),
                 RegistryRecords.evolvedDocument(TENANT, id, text, "en", Instant.now())));
         return id;
     }
 
     private String publishWith(int schemaId, Schema schema, String id, String text) {
+        return publishWith("", schemaId, schema, id, text);
+    }
+
+    private String publishWith(String prefix, int schemaId, Schema schema, String id, String text) {
         GenericRecord r = new GenericData.Record(schema);
         r.put("tenant", TENANT);
         r.put("id", id);
@@ -151,14 +236,18 @@ class SchemaRegistryITCase {
         r.put("text", text);
         r.put("publishedAt", Instant.now().toEpochMilli());
         r.put("op", new GenericData.EnumSymbol(schema.getField("op").schema(), "UPSERT"));
-        cluster.send("documents", null, TENANT + "/" + id, RegistryFraming.frame(schemaId,
+        cluster.send(prefix + "documents", null, TENANT + "/" + id, RegistryFraming.frame(schemaId,
                 RegistryRecords.write(schema, r)));
         return id;
     }
 
     private void publishQuery(String id) {
+        publishQuery("", id);
+    }
+
+    private void publishQuery(String prefix, String id) {
         Query q = TestRecords.query(TENANT, id, "lighthouses", 20);
-        cluster.send("queries", null, TENANT + "/" + id,
+        cluster.send(prefix + "queries", null, TENANT + "/" + id,
                 RegistryRecords.framed(registry.versions("queries-value").get(0), q));
     }
 
@@ -179,13 +268,13 @@ class SchemaRegistryITCase {
      * The committed answers of this test's tenant by query id, read until {@code expected} are all there (for none:
      * for the whole {@code timeout}) or {@code timeout} passes; every one must be framed with the id registered under {@code answers-value}.
      */
-    private Map<String, Answer> framedAnswers(Set<String> expected, Duration timeout) {
+    private Map<String, Answer> framedAnswers(String prefix, Set<String> expected, Duration timeout) {
         Map<String, Answer> out = new LinkedHashMap<>();
-        try (KafkaConsumer<byte[], byte[]> c = cluster.consumer("answers")) {
+        try (KafkaConsumer<byte[], byte[]> c = cluster.consumer(prefix + "answers")) {
             long deadline = System.nanoTime() + timeout.toNanos();
             do {
                 for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    List<Integer> ids = registry.versions("answers-value");
+                    List<Integer> ids = registry.versions(prefix + "answers-value");
                     assertEquals(1, ids.size(), "answers-value versions " + ids);
                     assertEquals(ids.get(0), RegistryFraming.schemaId(r.value()), "framed with answers-value's id");
                     Answer a = decode(Answer.class, r.value());

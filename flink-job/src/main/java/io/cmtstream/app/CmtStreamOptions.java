@@ -52,8 +52,8 @@ public final class CmtStreamOptions {
 
     public static final ConfigOption<String> REGISTRY_URL = ConfigOptions.key("cmt.registry.url")
             .stringType().noDefaultValue()
-            .withDescription("Base URL of the Confluent-compatible schema registry REST API (Confluent, Apicurio's "
-                    + "/apis/ccompat/v7, Karapace); required with AVRO_REGISTRY.");
+            .withDescription("Base URL of a registry's Confluent-compatible REST API (as Confluent Schema Registry, "
+                    + "Karapace and Apicurio's /apis/ccompat/v7 serve it); required with AVRO_REGISTRY.");
     public static final ConfigOption<Boolean> REGISTRY_AUTO_REGISTER = ConfigOptions.key("cmt.registry.auto-register")
             .booleanType().defaultValue(true)
             .withDescription("Register the job's Answer and DeadLetter schemas under <topic>-value on first use; "

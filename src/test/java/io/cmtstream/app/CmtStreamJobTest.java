@@ -180,11 +180,11 @@ class CmtStreamJobTest {
 
     @Test
     void plainAvroIsTheDefaultAndTheRegistryFormatNeedsAUrl() {
-        assertEquals(null, CmtStreamJob.registrySettings(JobConfig.fromMap(Map.of())));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CmtStreamJob.registrySettings(
+        assertEquals(null, JobConfig.registrySettings(JobConfig.fromMap(Map.of())));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JobConfig.registrySettings(
                 JobConfig.fromMap(Map.of("cmt.kafka.value-format", "AVRO_REGISTRY"))));
         assertTrue(e.getMessage().contains("cmt.registry.url"), e.getMessage());
-        var settings = CmtStreamJob.registrySettings(JobConfig.fromMap(Map.of(
+        var settings = JobConfig.registrySettings(JobConfig.fromMap(Map.of(
                 "cmt.kafka.value-format", "AVRO_REGISTRY", "cmt.registry.url", "http://registry:8081/",
                 "cmt.registry.auto-register", "false", "cmt.registry.bearer-token-file", "/secrets/token")));
         assertEquals("http://registry:8081", settings.url);

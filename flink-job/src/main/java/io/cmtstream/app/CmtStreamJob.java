@@ -12,21 +12,18 @@ import io.cmtstream.compress.EncodeQueries;
 import io.cmtstream.compress.EncodedQuery;
 import io.cmtstream.compress.ModelCallGuard;
 import io.cmtstream.compress.QueryFanOut;
+import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.DocumentValidator;
 import io.cmtstream.ingest.DocumentWatermarks;
-import io.cmtstream.app.CmtStreamOptions.ValueFormat;
-import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.ingest.IngestDeserializer;
-import io.cmtstream.ingest.RecordDecoder;
-import io.cmtstream.ingest.RegistryDecoder;
-import io.cmtstream.registry.RegistrySerializationSchema;
-import io.cmtstream.registry.RegistrySettings;
 import io.cmtstream.ingest.IngestLimits;
 import io.cmtstream.ingest.Ingested;
 import io.cmtstream.ingest.QueriesHoldNoTime;
 import io.cmtstream.ingest.QueryAdmission;
 import io.cmtstream.ingest.QueryIdGuard;
 import io.cmtstream.ingest.QueryValidator;
+import io.cmtstream.ingest.RecordDecoder;
+import io.cmtstream.ingest.RegistryDecoder;
 import io.cmtstream.ingest.Rejection;
 import io.cmtstream.ingest.SplitDeadLetters;
 import io.cmtstream.ingest.TenantBacklog;
@@ -40,6 +37,8 @@ import io.cmtstream.model.MemorySpace;
 import io.cmtstream.model.ModelConfig;
 import io.cmtstream.model.ModelLoadException;
 import io.cmtstream.model.ModelSpec;
+import io.cmtstream.registry.RegistrySerializationSchema;
+import io.cmtstream.registry.RegistrySettings;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeHint;
@@ -142,7 +141,7 @@ public final class CmtStreamJob {
         // Flink's own async timeout only backs up the guard's per-try timeouts (see ModelAsyncFunction.timeout).
         long modelTimeout = faults.worstCaseMillis(10_000);
         int inFlight = conf.get(MODEL_IN_FLIGHT);
-        RegistrySettings registry = registrySettings(conf);
+        RegistrySettings registry = JobConfig.registrySettings(conf);
         String documentsTopic = conf.get(DOCUMENTS_TOPIC);
         String queriesTopic = conf.get(QUERIES_TOPIC);
 
@@ -162,7 +161,8 @@ public final class CmtStreamJob {
 
         SingleOutputStreamOperator<Document> documents = env
                 .fromSource(source(conf, conf.get(DOCUMENTS_TOPIC), new IngestDeserializer<>(
-                        decoders(Document.class, registry), new DocumentValidator(limits), d -> d.getPublishedAt().toEpochMilli(),
+                        decoders(Document.class, registry), new DocumentValidator(limits),
+                        d -> d.getPublishedAt().toEpochMilli(),
                         TypeInformation.of(new TypeHint<Ingested<Document>>() {}))), documentTime, "documents")
                 .uid("documents-source")
                 .process(new SplitDeadLetters<Document>()).returns(Document.class)
@@ -171,7 +171,8 @@ public final class CmtStreamJob {
         TypeInformation<Ingested<Query>> ingestedQuery = TypeInformation.of(new TypeHint<Ingested<Query>>() {});
         DataStream<Ingested<Query>> queriesIn = env
                 .fromSource(source(conf, conf.get(QUERIES_TOPIC), new IngestDeserializer<>(
-                        decoders(Query.class, registry), new QueryValidator(limits), q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
+                        decoders(Query.class, registry), new QueryValidator(limits),
+                        q -> q.getAskedAt().toEpochMilli(), ingestedQuery)),
                         queryTime, "queries")
                 .uid("queries-source");
 
@@ -252,8 +253,8 @@ public final class CmtStreamJob {
                         compressed.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         encoded.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         answers.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
-                .sinkTo(sink(conf, registry, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class, CmtStreamJob::deadLetterKey,
-                        CmtStreamJob::deadLetterHeaders, "dead-letters"))
+                .sinkTo(sink(conf, registry, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
+                        CmtStreamJob::deadLetterKey, CmtStreamJob::deadLetterHeaders, "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");
     }
 
@@ -344,32 +345,6 @@ public final class CmtStreamJob {
         Properties props = JobConfig.kafkaProperties(conf);
         props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, String.valueOf(DEFAULT_TRANSACTION_TIMEOUT_MILLIS));
         return props;
-    }
-
-    /**
-     * The schema registry the job's values are framed for, or null for plain Avro ({@code cmt.kafka.value-format}).
-     *
-     * @throws IllegalArgumentException naming {@code cmt.registry.url} when the registry format has none
-     */
-    static RegistrySettings registrySettings(Configuration conf) {
-        if (conf.get(VALUE_FORMAT) != ValueFormat.AVRO_REGISTRY) {
-            return null;
-        }
-        String url = conf.getOptional(REGISTRY_URL).map(String::strip).orElse("");
-        if (url.isEmpty()) {
-            throw new IllegalArgumentException("'" + VALUE_FORMAT.key() + "' is " + ValueFormat.AVRO_REGISTRY + " but '"
-                    + REGISTRY_URL.key() + "' is not set");
-        }
-        return RegistrySettings.builder(url)
-                .autoRegister(conf.get(REGISTRY_AUTO_REGISTER))
-                .unknownIdTtl(conf.get(REGISTRY_UNKNOWN_ID_TTL))
-                .requestTimeout(conf.get(REGISTRY_REQUEST_TIMEOUT))
-                .maxBackoff(conf.get(REGISTRY_MAX_BACKOFF))
-                .basicAuthUserInfoFile(conf.get(REGISTRY_BASIC_AUTH_FILE))
-                .bearerTokenFile(conf.get(REGISTRY_BEARER_TOKEN_FILE))
-                .keyStore(conf.get(REGISTRY_KEYSTORE), conf.get(REGISTRY_KEYSTORE_PASSWORD_FILE))
-                .trustStore(conf.get(REGISTRY_TRUSTSTORE), conf.get(REGISTRY_TRUSTSTORE_PASSWORD_FILE))
-                .build();
     }
 
     /** The sources' decoders of {@code type}: plain Avro, or registry-framed when {@code registry} is set. */

@@ -1,5 +1,7 @@
 package io.cmtstream.app;
 
+import io.cmtstream.app.CmtStreamOptions.ValueFormat;
+import io.cmtstream.registry.RegistrySettings;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import picocli.CommandLine;
@@ -14,6 +16,8 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.stream.Collectors;
+
+import static io.cmtstream.app.CmtStreamOptions.*;
 
 /**
  * Reads the job's configuration: an optional properties file ({@code --config FILE}) overlaid with
@@ -87,5 +91,31 @@ public final class JobConfig {
             }
         });
         return props;
+    }
+
+    /**
+     * The schema registry the job's values are framed for, or null for plain Avro ({@code cmt.kafka.value-format}).
+     *
+     * @throws IllegalArgumentException naming {@code cmt.registry.url} when the registry format has none
+     */
+    public static RegistrySettings registrySettings(Configuration conf) {
+        if (conf.get(VALUE_FORMAT) != ValueFormat.AVRO_REGISTRY) {
+            return null;
+        }
+        String url = conf.getOptional(REGISTRY_URL).map(String::strip).orElse("");
+        if (url.isEmpty()) {
+            throw new IllegalArgumentException("'" + VALUE_FORMAT.key() + "' is " + ValueFormat.AVRO_REGISTRY + " but '"
+                    + REGISTRY_URL.key() + "' is not set");
+        }
+        return RegistrySettings.builder(url)
+                .autoRegister(conf.get(REGISTRY_AUTO_REGISTER))
+                .unknownIdTtl(conf.get(REGISTRY_UNKNOWN_ID_TTL))
+                .requestTimeout(conf.get(REGISTRY_REQUEST_TIMEOUT))
+                .maxBackoff(conf.get(REGISTRY_MAX_BACKOFF))
+                .basicAuthUserInfoFile(conf.get(REGISTRY_BASIC_AUTH_FILE))
+                .bearerTokenFile(conf.get(REGISTRY_BEARER_TOKEN_FILE))
+                .keyStore(conf.get(REGISTRY_KEYSTORE), conf.get(REGISTRY_KEYSTORE_PASSWORD_FILE))
+                .trustStore(conf.get(REGISTRY_TRUSTSTORE), conf.get(REGISTRY_TRUSTSTORE_PASSWORD_FILE))
+                .build();
     }
 }

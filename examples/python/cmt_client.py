@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """A small Python client of cmt-stream: publish documents, ask questions, read dead letters.
 
-It speaks what the job speaks: plain Avro binary of the records in schemas/ (no schema registry framing), keyed
-like the Java client (io.cmtstream.client.CmtClient) by "tenant/id" in UTF-8, partitioned like the Java producer
-(murmur2), so a document id published from Java and from Python lands on the same partition.
+It speaks what the job speaks: plain Avro binary of the records in schemas/, or with --registry-url the job's
+schema registry mode (cmt.kafka.value-format=AVRO_REGISTRY: byte 0, a 4-byte schema id, Avro binary, schemas
+registered under "<topic>-value" of a Confluent-compatible registry), keyed like the Java client
+(io.cmtstream.client.CmtClient) by "tenant/id" in UTF-8, partitioned like the Java producer (murmur2), so a
+document id published from Java and from Python lands on the same partition.
 
 Needs Debian's python3-confluent-kafka and python3-avro (run it with /usr/bin/python3). See README.md beside it.
 """
@@ -13,8 +15,11 @@ import datetime
 import io
 import json
 import os
+import struct
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import avro.io
@@ -44,6 +49,63 @@ class Schemas:
         return avro.io.DatumReader(self._schemas[name]).read(avro.io.BinaryDecoder(io.BytesIO(data)))
 
 
+class RegistrySchemas(Schemas):
+    """The job's schemas, framed for a Confluent-compatible schema registry (the job's AVRO_REGISTRY format).
+
+    Writing registers the record's schema under "<topic>-value" (the topic-name strategy) and frames the Avro
+    binary with the id the registry gives; reading fetches the writer's schema by the record's id and resolves it
+    against the job's schema, so records written with an evolved schema are read too. Both are cached.
+    """
+
+    MAGIC = 0
+
+    def __init__(self, directory, url, user_info_file=None, timeout=10.0):
+        super().__init__(directory)
+        self._url = url.rstrip("/")
+        self._user_info_file = user_info_file
+        self._timeout = timeout
+        self._ids = {}
+        self._writers = {}
+
+    def encode_for(self, name, record, topic):
+        subject = topic + "-value"
+        if subject not in self._ids:
+            reply = self._call("POST", "/subjects/%s/versions" % urllib.request.quote(subject, safe=""),
+                               {"schema": str(self._schemas[name])})
+            self._ids[subject] = reply["id"]
+        return struct.pack(">bI", self.MAGIC, self._ids[subject]) + self.encode(name, record)
+
+    def decode(self, name, data):
+        if len(data) < 5 or data[0] != self.MAGIC:
+            raise ValueError("not framed for a schema registry (no magic byte 0)")
+        schema_id = struct.unpack(">I", data[1:5])[0]
+        if schema_id not in self._writers:
+            self._writers[schema_id] = avro.schema.parse(self._call("GET", "/schemas/ids/%d" % schema_id)["schema"])
+        reader = avro.io.DatumReader(self._writers[schema_id], self._schemas[name])
+        return reader.read(avro.io.BinaryDecoder(io.BytesIO(data[5:])))
+
+    def _call(self, method, path, body=None):
+        request = urllib.request.Request(self._url + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode("utf-8"),
+                                         headers={"Content-Type": "application/vnd.schemaregistry.v1+json",
+                                                  "Accept": "application/vnd.schemaregistry.v1+json"})
+        if self._user_info_file:
+            with open(self._user_info_file, encoding="utf-8") as f:
+                token = base64.b64encode(f.read().strip().encode("utf-8")).decode("ascii")
+            request.add_header("Authorization", "Basic " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as e:
+            raise RegistryError("%s %s: HTTP %d %s" % (method, path, e.code, e.read().decode("utf-8", "replace")))
+        except (urllib.error.URLError, OSError) as e:
+            raise RegistryError("%s %s: %s" % (method, path, e))
+
+
+class RegistryError(Exception):
+    """The schema registry refused a call or could not be reached."""
+
+
 def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
@@ -57,8 +119,10 @@ class CmtClient:
     """Publishes documents and queries, waits for answers, reads dead letters. Not thread-safe."""
 
     def __init__(self, bootstrap_servers, schemas_dir=DEFAULT_SCHEMAS, documents_topic="documents",
-                 queries_topic="queries", answers_topic="answers", dead_letters_topic="dead-letters", config=None):
-        self.schemas = Schemas(schemas_dir)
+                 queries_topic="queries", answers_topic="answers", dead_letters_topic="dead-letters", config=None,
+                 registry_url=None, registry_user_info_file=None):
+        self.schemas = (RegistrySchemas(schemas_dir, registry_url, registry_user_info_file) if registry_url
+                        else Schemas(schemas_dir))
         self.topics = {"documents": documents_topic, "queries": queries_topic, "answers": answers_topic,
                        "dead-letters": dead_letters_topic}
         self._common = {"bootstrap.servers": bootstrap_servers, **(config or {})}
@@ -69,12 +133,12 @@ class CmtClient:
         """Publishes one Document and returns where the broker put it (topic, partition, offset)."""
         record = {"tenant": tenant, "id": doc_id, "text": text, "publishedAt": published_at or now(),
                   "title": title, "source": source, "op": op}
-        return self._send(self.topics["documents"], tenant + "/" + doc_id, self.schemas.encode("Document", record))
+        return self._send(self.topics["documents"], tenant + "/" + doc_id, self._encode("Document", record, "documents"))
 
     def publish_query(self, tenant, query_id, question, top_k=None, restrict_to=None, asked_at=None):
         record = {"tenant": tenant, "id": query_id, "question": question, "askedAt": asked_at or now(),
                   "topK": top_k, "restrictTo": restrict_to}
-        return self._send(self.topics["queries"], tenant + "/" + query_id, self.schemas.encode("Query", record))
+        return self._send(self.topics["queries"], tenant + "/" + query_id, self._encode("Query", record, "queries"))
 
     def ask(self, tenant, question, query_id=None, top_k=None, restrict_to=None, timeout=60.0):
         """Asks a question and waits for its answer (a dict of the Answer record), or raises TimeoutError.
@@ -118,6 +182,11 @@ class CmtClient:
 
     def close(self):
         self._producer.flush(10)
+
+    def _encode(self, name, record, topic):
+        if isinstance(self.schemas, RegistrySchemas):
+            return self.schemas.encode_for(name, record, self.topics[topic])
+        return self.schemas.encode(name, record)
 
     def _send(self, topic, key, value):
         where = {}
@@ -177,11 +246,14 @@ def dead_letter_json(letter, headers):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Publish documents, ask questions and read dead letters of "
-                                                 "cmt-stream (plain Avro, no schema registry).")
+                                                 "cmt-stream (plain Avro, or framed for a schema registry).")
     parser.add_argument("--bootstrap-servers", default="localhost:9092")
     parser.add_argument("--schemas", default=DEFAULT_SCHEMAS, help="directory of the .avsc files (default: %(default)s)")
     for topic in ("documents", "queries", "answers", "dead-letters"):
         parser.add_argument("--%s-topic" % topic, default=topic)
+    parser.add_argument("--registry-url", help="the job's schema registry (cmt.registry.url) when it runs with "
+                                               "cmt.kafka.value-format=AVRO_REGISTRY; default: plain Avro")
+    parser.add_argument("--registry-user-info-file", help="file holding user:password for the registry's basic auth")
     parser.add_argument("-X", dest="config", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting, e.g. -X security.protocol=SASL_SSL (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -212,7 +284,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     config = dict(kv.split("=", 1) for kv in args.config)
     client = CmtClient(args.bootstrap_servers, args.schemas, args.documents_topic, args.queries_topic,
-                       args.answers_topic, args.dead_letters_topic, config)
+                       args.answers_topic, args.dead_letters_topic, config, args.registry_url,
+                       args.registry_user_info_file)
     try:
         if args.command == "publish":
             if args.delete:
@@ -238,6 +311,9 @@ def main(argv=None):
     except KafkaException as e:
         print("kafka: %s" % e, file=sys.stderr)
         return 2
+    except RegistryError as e:
+        print("schema registry: %s" % e, file=sys.stderr)
+        return 3
     finally:
         client.close()
     return 0

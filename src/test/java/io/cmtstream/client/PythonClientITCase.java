@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cmtstream.app.CmtStreamJob;
 import io.cmtstream.app.EmbeddedCluster;
 import io.cmtstream.testing.DebianPython;
+import io.cmtstream.testing.SchemaRegistryFixture;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.util.FileUtils;
 import org.junit.jupiter.api.AfterAll;
@@ -37,7 +38,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The Python client of {@code examples/python/} against the real job: it publishes documents with Python's Avro,
  * asks a question and prints the answer, and reads back as a dead letter a bad record it published, with the
- * {@code cmt.reason} header. Its output (JSON lines) is what is asserted, so the test also pins what the README
+ * {@code cmt.reason} header; once on plain Avro, once in the job's schema registry mode (against
+ * {@link SchemaRegistryFixture}). Its output (JSON lines) is what is asserted, so the test also pins what the README
  * of the example shows.
  *
  * <p>Needs Debian's {@code /usr/bin/python3} with python3-confluent-kafka and python3-avro: skipped, saying what is
@@ -119,8 +121,51 @@ class PythonClientITCase {
                 letter.get("reason").asText());
     }
 
+    @Test
+    void pythonClientSpeaksTheSchemaRegistryFramingOfTheJob() throws Exception {
+        Assumptions.assumeTrue(skipReason == null, skipReason);
+        try (SchemaRegistryFixture registry = SchemaRegistryFixture.started();
+             // Its own transactional ids: the connector refuses two sinks of one prefix in one JVM, and the
+             // plain-Avro job of this class runs beside it.
+             EmbeddedCluster framed = EmbeddedCluster.start(Map.of("cmt.model.dir", MODEL.toString(),
+                     "cmt.memory.shards", "2", "cmt.checkpoint.interval", "1 s",
+                     "cmt.delivery.transactional-id-prefix", "cmt-stream-registry",
+                     "cmt.kafka.value-format", "AVRO_REGISTRY", "cmt.registry.url", registry.url()), false)) {
+            List<String> viaRegistry = List.of("--registry-url", registry.url());
+            String tenant = "py-registry-" + UUID.randomUUID().toString().substring(0, 8);
+            publish(framed, viaRegistry, tenant, "lighthouse", "The Bell Rock Lighthouse, off the coast of Angus "
+                    + "in Scotland, was built between 1807 and 1810 by the engineer Robert Stevenson.");
+            publish(framed, viaRegistry, tenant, "violin", "The violin is a wooden string instrument with four "
+                    + "strings, played with a bow made of horsehair.");
+            JsonNode bad = publish(framed, viaRegistry, tenant, "empty", "");
+            // The Python client registered the documents' schema; the job, its answers' and dead letters'.
+            assertEquals(1, registry.versions("documents-value").size());
+
+            String queryId = "q-" + UUID.randomUUID();
+            JsonNode answer = single(python(framed, viaRegistry, "ask", "--tenant", tenant, "--query-id", queryId,
+                    "--question", "Who built the Bell Rock Lighthouse?",
+                    "--timeout", String.valueOf(ANSWER_TIMEOUT.toSeconds())));
+            assertEquals(queryId, answer.get("queryId").asText());
+            assertEquals("lighthouse", answer.get("evidence").get(0).get("docId").asText(), answer.toString());
+            assertEquals(1, registry.versions("answers-value").size(), "the job's answers are framed");
+
+            JsonNode letter = single(python(framed, viaRegistry, "dead-letters", "--code", "EMPTY_TEXT", "--max", "1",
+                    "--timeout", String.valueOf(ANSWER_TIMEOUT.toSeconds())));
+            assertEquals(bad.get("offset").asLong(), letter.get("offset").asLong(), letter.toString());
+            assertEquals("EMPTY_TEXT", letter.get("headers").get(CmtStreamJob.REASON_HEADER).asText());
+            System.out.printf("PYTHON CLIENT (schema registry): answer '%s' (%s) from %s; dead letter %s%n",
+                    answer.get("answer").asText(), answer.get("status").asText(),
+                    answer.get("evidence").get(0).get("docId").asText(), letter.get("reason").asText());
+        }
+    }
+
     private JsonNode publish(String tenant, String docId, String text) throws Exception {
-        JsonNode where = single(python("publish", "--tenant", tenant, "--doc-id", docId, "--text", text));
+        return publish(cluster, List.of(), tenant, docId, text);
+    }
+
+    private JsonNode publish(EmbeddedCluster on, List<String> global, String tenant, String docId, String text)
+            throws Exception {
+        JsonNode where = single(python(on, global, "publish", "--tenant", tenant, "--doc-id", docId, "--text", text));
         assertEquals(tenant + "/" + docId, where.get("key").asText());
         assertTrue(where.get("offset").asLong() >= 0, where.toString());
         return where;
@@ -131,13 +176,21 @@ class PythonClientITCase {
         return lines.get(0);
     }
 
-    /** Runs the client on this cluster's broker and topics; returns its standard output's JSON lines. */
     private List<JsonNode> python(String... args) throws Exception {
-        Configuration conf = cluster.configuration();
+        return python(cluster, List.of(), args);
+    }
+
+    /**
+     * Runs the client on the broker and topics of {@code on}, with {@code global} flags before the command; returns
+     * its standard output's JSON lines.
+     */
+    private List<JsonNode> python(EmbeddedCluster on, List<String> global, String... args) throws Exception {
+        Configuration conf = on.configuration();
         List<String> command = new ArrayList<>(List.of(DebianPython.PYTHON.toString(), CLIENT.toString(),
-                "--bootstrap-servers", cluster.bootstrapServers(), "--schemas", "schemas",
+                "--bootstrap-servers", on.bootstrapServers(), "--schemas", "schemas",
                 "--documents-topic", conf.get(DOCUMENTS_TOPIC), "--queries-topic", conf.get(QUERIES_TOPIC),
                 "--answers-topic", conf.get(ANSWERS_TOPIC), "--dead-letters-topic", conf.get(DEAD_LETTERS_TOPIC)));
+        command.addAll(global);
         command.addAll(List.of(args));
         File out = Files.createTempFile(work, "stdout", ".txt").toFile();
         File err = Files.createTempFile(work, "stderr", ".txt").toFile();

@@ -10,9 +10,8 @@ import io.cmtstream.registry.SchemaRegistryClient;
 import io.cmtstream.testing.RegistryRecords;
 import io.cmtstream.testing.SchemaRegistryFixture;
 import io.cmtstream.testing.TestRecords;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,18 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RegistryDecoderTest {
-    private SchemaRegistryFixture registry;
+    @RegisterExtension
+    final SchemaRegistryFixture registry = SchemaRegistryFixture.forEachTest();
     private final List<Long> sleeps = new ArrayList<>();
-
-    @BeforeEach
-    void start() throws Exception {
-        registry = SchemaRegistryFixture.started();
-    }
-
-    @AfterEach
-    void stop() {
-        registry.close();
-    }
 
     private RegistryDecoder<Document> documents(RegistryRetry.Sleeper sleeper) {
         return new RegistryDecoder<>(Document.class,

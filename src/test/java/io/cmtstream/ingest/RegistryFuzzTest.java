@@ -8,9 +8,8 @@ import io.cmtstream.registry.RegistrySettings;
 import io.cmtstream.testing.SchemaRegistryFixture;
 import org.apache.flink.api.common.typeinfo.TypeHint;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.lang.management.ManagementFactory;
 
@@ -27,17 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RegistryFuzzTest {
     private static final IngestLimits LIMITS = new IngestLimits(1000, 200, 10);
 
-    private SchemaRegistryFixture registry;
-
-    @BeforeEach
-    void start() throws Exception {
-        registry = SchemaRegistryFixture.started();
-    }
-
-    @AfterEach
-    void stop() {
-        registry.close();
-    }
+    @RegisterExtension
+    final SchemaRegistryFixture registry = SchemaRegistryFixture.forEachTest();
 
     @Test
     void framedHostileRecordsGetTheOutcomeOfPlainOnes() {

@@ -5,9 +5,8 @@ import io.cmtstream.avro.DeadLetter;
 import io.cmtstream.ingest.AvroDecoder;
 import io.cmtstream.testing.SchemaRegistryFixture;
 import org.apache.flink.util.InstantiationUtil;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Instant;
 import java.util.Arrays;
@@ -18,17 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RegistrySerializationSchemaTest {
-    private SchemaRegistryFixture registry;
-
-    @BeforeEach
-    void start() throws Exception {
-        registry = SchemaRegistryFixture.started();
-    }
-
-    @AfterEach
-    void stop() {
-        registry.close();
-    }
+    @RegisterExtension
+    final SchemaRegistryFixture registry = SchemaRegistryFixture.forEachTest();
 
     private static DeadLetter deadLetter() {
         return DeadLetter.newBuilder().setTopic("documents").setPartition(0).setOffset(7)

@@ -5,9 +5,8 @@ import io.cmtstream.avro.Document;
 import io.cmtstream.testing.RegistryRecords;
 import io.cmtstream.testing.SchemaRegistryFixture;
 import org.apache.avro.Schema;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -23,18 +22,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SchemaRegistryClientTest {
-    private SchemaRegistryFixture registry;
+    @RegisterExtension
+    final SchemaRegistryFixture registry = SchemaRegistryFixture.forEachTest();
     private final AtomicLong now = new AtomicLong(1_000_000);
-
-    @BeforeEach
-    void start() throws Exception {
-        registry = SchemaRegistryFixture.started();
-    }
-
-    @AfterEach
-    void stop() {
-        registry.close();
-    }
 
     private SchemaRegistryClient client(RegistrySettings.Builder settings) {
         return new SchemaRegistryClient(settings.build(), now::get, 3);

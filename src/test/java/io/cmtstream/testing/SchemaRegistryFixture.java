@@ -8,11 +8,14 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import org.apache.avro.Schema;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the same port with its schemas ({@link #stop}, {@link #start}), and can require an Authorization header.
  * Thread-safe.
  */
-public final class SchemaRegistryFixture implements AutoCloseable {
+public final class SchemaRegistryFixture implements AutoCloseable, AfterEachCallback {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<Integer, String> schemas = new ConcurrentHashMap<>();
@@ -54,6 +57,23 @@ public final class SchemaRegistryFixture implements AutoCloseable {
         SchemaRegistryFixture f = new SchemaRegistryFixture();
         f.startServer();
         return f;
+    }
+
+    /**
+     * Started on a free port for one test: as a {@code @RegisterExtension} field, made with each test's instance
+     * and closed after it.
+     */
+    public static SchemaRegistryFixture forEachTest() {
+        try {
+            return started();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the registry fixture", e);
+        }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        close();
     }
 
     /** Starts with HTTPS on a free port, with {@code tls}'s key, requiring a client certificate if asked. */

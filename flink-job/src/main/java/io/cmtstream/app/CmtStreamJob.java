@@ -243,7 +243,14 @@ public final class CmtStreamJob {
                 .uid("read").name("aggregate and read")
                 .process(new SplitDeadLetters<Answer>()).returns(Answer.class)
                 .uid("read-model-errors").name("model errors of answers");
-        answers.sinkTo(sink(conf, registry, conf.get(ANSWERS_TOPIC), Answer.class,
+        // The sinks give a Kafka record the Flink record's timestamp, here the question's askedAt (a dead letter's:
+        // its record's event time). Kafka's time-based retention counts from it, so an answer to a question asked
+        // longer than retention.ms ago would be deleted at the broker's next retention check, before a consumer
+        // that lags by minutes reads it. Answers and dead letters carry the time they were written instead.
+        answers.assignTimestampsAndWatermarks(WatermarkStrategy.<Answer>noWatermarks()
+                        .withTimestampAssigner((a, time) -> a.getAnsweredAt().toEpochMilli()))
+                .uid("answered-at").name("answered at")
+                .sinkTo(sink(conf, registry, conf.get(ANSWERS_TOPIC), Answer.class,
                         a -> (a.getTenant() + "/" + a.getQueryId()).getBytes(StandardCharsets.UTF_8), null,
                         "answers"))
                 .uid("answers-sink").name("answers");
@@ -253,6 +260,9 @@ public final class CmtStreamJob {
                         compressed.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         encoded.getSideOutput(SplitDeadLetters.DEAD_LETTERS),
                         answers.getSideOutput(SplitDeadLetters.DEAD_LETTERS))
+                .assignTimestampsAndWatermarks(WatermarkStrategy.<DeadLetter>noWatermarks()
+                        .withTimestampAssigner((d, time) -> d.getFailedAt().toEpochMilli()))
+                .uid("failed-at").name("failed at")
                 .sinkTo(sink(conf, registry, conf.get(DEAD_LETTERS_TOPIC), DeadLetter.class,
                         CmtStreamJob::deadLetterKey, CmtStreamJob::deadLetterHeaders, "dead-letters"))
                 .uid("dead-letters-sink").name("dead letters");

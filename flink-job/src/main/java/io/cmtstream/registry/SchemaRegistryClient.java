@@ -140,12 +140,7 @@ public final class SchemaRegistryClient {
     /** Registers {@code schema} under {@code subject} (a no-op returning the id if it is there already). */
     public int register(String subject, Schema schema) {
         String path = "/subjects/" + encode(subject) + "/versions";
-        HttpResponse<String> response = send(request(path).POST(schemaBody(schema)).build());
-        int id = okBody(response, "POST " + path).path("id").asInt(-1);
-        if (id < 0) {
-            throw new RegistryUnavailableException("POST " + path + " answered without an id: " + response.body());
-        }
-        return id;
+        return idOf(send(request(path).POST(schemaBody(schema)).build()), "POST " + path);
     }
 
     /**
@@ -161,9 +156,14 @@ public final class SchemaRegistryClient {
                     + "subject " + subject + " at " + settings.url + " (" + response.body().strip()
                     + "); register it or set cmt.registry.auto-register=true");
         }
-        int id = okBody(response, "POST " + path).path("id").asInt(-1);
+        return idOf(response, "POST " + path);
+    }
+
+    /** The schema id a successful register or lookup answered with. */
+    private int idOf(HttpResponse<String> response, String call) {
+        int id = okBody(response, call).path("id").asInt(-1);
         if (id < 0) {
-            throw new RegistryUnavailableException("POST " + path + " answered without an id: " + response.body());
+            throw new RegistryUnavailableException(call + " answered without an id: " + response.body());
         }
         return id;
     }

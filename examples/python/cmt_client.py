@@ -48,6 +48,10 @@ class Schemas:
     def decode(self, name, data):
         return avro.io.DatumReader(self._schemas[name]).read(avro.io.BinaryDecoder(io.BytesIO(data)))
 
+    def encode_for(self, name, record, topic):
+        """The value of a record published to topic (plain Avro: the same for every topic)."""
+        return self.encode(name, record)
+
 
 class RegistrySchemas(Schemas):
     """The job's schemas, framed for a Confluent-compatible schema registry (the job's AVRO_REGISTRY format).
@@ -184,9 +188,7 @@ class CmtClient:
         self._producer.flush(10)
 
     def _encode(self, name, record, topic):
-        if isinstance(self.schemas, RegistrySchemas):
-            return self.schemas.encode_for(name, record, self.topics[topic])
-        return self.schemas.encode(name, record)
+        return self.schemas.encode_for(name, record, self.topics[topic])
 
     def _send(self, topic, key, value):
         where = {}

@@ -94,24 +94,29 @@ class OnnxGraphRunner:
         return env[self.outputs[0]]
 
 
+def initializer_names(graph):
+    """Hugging Face BERT name -> the ONNX initializer holding that weight. The MatMul weights are unnamed
+    initializers ('onnx::MatMul_1234', stored [in, out]); they are named from the node that consumes them."""
+    init = {i.name for i in graph.initializer}
+    named = {}
+    for n in graph.node:
+        if n.op_type == "MatMul" and n.input[1] in init:
+            # '/encoder/layer.0/attention/self/query/MatMul' -> 'encoder.layer.0.attention.self.query.weight'
+            named[n.name.strip("/").replace("/MatMul", "").replace("/", ".") + ".weight"] = n.input[1]
+    for k in init:
+        if not k.startswith("onnx::"):
+            named[k] = k
+    return named
+
+
 class Bert(torch.nn.Module):
     """BERT encoder (post-LN, exact GELU, eps 1e-12) with the bge-small-en-v1.5 ONNX weights."""
 
     def __init__(self, path):
         super().__init__()
-        m = onnx.load(path)
-        g = m.graph
+        g = onnx.load(path).graph
         init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
-        # MatMul weights are unnamed initializers; name them from the node that consumes them.
-        named = {}
-        for n in g.node:
-            if n.op_type == "MatMul" and n.input[1] in init:
-                # '/encoder/layer.0/attention/self/query/MatMul' -> 'encoder.layer.0.attention.self.query.weight'
-                name = n.name.strip("/").replace("/MatMul", "").replace("/", ".") + ".weight"
-                named[name] = init[n.input[1]]  # [in, out]
-        for k, v in init.items():
-            if not k.startswith("onnx::"):
-                named[k] = v
+        named = {k: init[v] for k, v in initializer_names(g).items()}
         self.w = {k: torch.from_numpy(np.ascontiguousarray(v)).float() for k, v in named.items()}
         self.layers = sum(1 for k in self.w if k.endswith("attention.self.query.weight"))
         self.hidden = self.w["embeddings.word_embeddings.weight"].shape[1]

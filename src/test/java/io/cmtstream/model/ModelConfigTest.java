@@ -76,6 +76,23 @@ class ModelConfigTest {
         assertEquals(8, config.backbone().memoryLayer());
         assertEquals(30, config.maxAnswerTokens());
         assertEquals(0, config.defaultTopK(), "optional, absent");
+        assertNull(config.files().backbone(), "optional, absent");
+    }
+
+    @Test
+    void readsTheOptionalBackboneScript() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("files")).put("backbone", "backbone.pt");
+        Files.write(dir.resolve("backbone.pt"), new byte[] {1});
+        write(root);
+        assertEquals(dir.resolve("backbone.pt"), ModelConfig.read(dir).files().backbone());
+    }
+
+    @Test
+    void aNamedBackboneScriptMustExist() throws IOException {
+        ObjectNode root = fullModel();
+        ((ObjectNode) root.get("files")).put("backbone", "backbone.pt");
+        assertEquals("model file " + dir.resolve("backbone.pt") + " is missing", failure(root));
     }
 
     @Test

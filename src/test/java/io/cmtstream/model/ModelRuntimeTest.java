@@ -208,6 +208,7 @@ class ModelRuntimeTest {
     @Test
     void specRejectsNonsense() {
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withDevice("tpu"));
+        assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withBackboneEngine("tensorrt"));
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withMaxBatchSize(0));
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of("m").withMaxBatchDelayMillis(-1));
         assertThrows(IllegalArgumentException.class, () -> ModelSpec.of(" "));

@@ -91,7 +91,7 @@ class ParityITCase {
                     assertArrayEquals(shorts(text.get("pieces")), tokens.pieces()[0], label + ": pieces");
                 }
 
-                BackboneSession.States states = model.backboneStates(tokens);
+                Backbone.States states = model.backboneStates(tokens);
                 int length = tokens.maxLength();
                 assertClose(floats(text.get("backboneCls")), row(states.last(), 0, hidden), label
                         + ": backbone [CLS] state");

@@ -132,7 +132,7 @@ public final class CmtStreamJob {
     public static void build(StreamExecutionEnvironment env, Configuration conf,
                              DataStream<CompressedDocument> preloaded) {
         ModelSpec model = new ModelSpec(conf.get(MODEL_DIR), conf.get(MODEL_BATCH_SIZE),
-                conf.get(MODEL_BATCH_DELAY).toMillis(), conf.get(MODEL_DEVICE));
+                conf.get(MODEL_BATCH_DELAY).toMillis(), conf.get(MODEL_DEVICE), conf.get(MODEL_BACKBONE_ENGINE));
         IngestLimits limits = new IngestLimits(conf.get(MAX_DOCUMENT_CHARS), conf.get(MAX_QUESTION_CHARS),
                 conf.get(MAX_TOP_K), conf.get(MAX_FUTURE_SKEW).toMillis());
         int shards = conf.get(SHARDS);

@@ -99,6 +99,11 @@ public final class CmtStreamOptions {
             .withDescription("Model directory (model.json + TorchScript files), see docs/MODEL-CONTRACT.md.");
     public static final ConfigOption<String> MODEL_DEVICE = ConfigOptions.key("cmt.model.device")
             .stringType().defaultValue("auto").withDescription("auto (GPU when the task manager has one), cpu or gpu.");
+    public static final ConfigOption<String> MODEL_BACKBONE_ENGINE = ConfigOptions.key("cmt.model.backbone-engine")
+            .stringType().defaultValue("auto")
+            .withDescription("What runs the backbone: onnx (ONNX Runtime on the ONNX file), torch (PyTorch on the model's "
+                    + "backbone script, on the heads' device), or auto: torch where the heads run on a GPU and the "
+                    + "model has the script (files.backbone), else onnx.");
     public static final ConfigOption<Integer> MODEL_BATCH_SIZE = ConfigOptions.key("cmt.model.batch-size")
             .intType().defaultValue(32).withDescription("Largest batch the model runtime forms across slots.");
     public static final ConfigOption<Duration> MODEL_BATCH_DELAY = ConfigOptions.key("cmt.model.batch-delay")

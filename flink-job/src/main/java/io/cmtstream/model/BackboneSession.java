@@ -22,16 +22,16 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The pretrained backbone (a BERT encoder exported to ONNX) on DJL's ONNX Runtime engine: one pass over a batch of
- * token ids gives the last layer's states (what the key is computed from) and, for a model with a reader, the
- * states after the memory layer (what memories and questions are read by), both from the same run.
+ * The pretrained backbone (a BERT encoder exported to ONNX) on DJL's ONNX Runtime engine, the default
+ * {@link Backbone}: one pass gives the last layer's states and, for a model with a reader, the states after the
+ * memory layer, both from the same run.
  *
  * <p>ONNX Runtime returns only a graph's declared outputs, so the memory layer's tensor is declared as a second
  * output in a copy of the file at load ({@link OnnxGraphOutputs}, {@link BackboneResources#fileWithOutput}).
  *
  * <p>Thread-safe (ONNX Runtime sessions are). Owns its ONNX Runtime model; {@link #close} frees it.
  */
-final class BackboneSession implements AutoCloseable {
+final class BackboneSession implements Backbone {
 
     private static final Logger LOG = LoggerFactory.getLogger(BackboneSession.class);
 
@@ -46,14 +46,6 @@ final class BackboneSession implements AutoCloseable {
     private final long pad;
     /** The memory layer's tensor, or null when only the last layer is wanted (retrieval-only). */
     private final String memoryOutput;
-
-    /**
-     * The states of one batch, each row-major {@code [B, L, hidden]} with rows padded to the batch's longest.
-     *
-     * @param last the last layer's states
-     * @param memory the memory layer's states, or null when the model has none
-     */
-    record States(float[] last, float[] memory) {}
 
     private BackboneSession(Model model, String name, List<String> inputs, int hidden, long pad,
                             String memoryOutput) {
@@ -102,12 +94,18 @@ final class BackboneSession implements AutoCloseable {
     }
 
     /** The device ONNX Runtime runs on. */
-    Device device() {
+    @Override
+    public Device device() {
         return model.getNDManager().getDevice();
     }
 
-    /** Runs the backbone over {@code tokens}. */
-    States run(Tokenized tokens) {
+    @Override
+    public String engine() {
+        return ENGINE;
+    }
+
+    @Override
+    public States run(Tokenized tokens) {
         int batch = tokens.batch();
         int length = tokens.maxLength();
         long[] ids = tokens.paddedIds(pad);

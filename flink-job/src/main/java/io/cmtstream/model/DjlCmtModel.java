@@ -14,8 +14,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The CMT model on DJL (contract {@value ModelConfig#FORMAT}, docs/MODEL-CONTRACT.md): the backbone's tokenizer
- * ({@link TextTokenizer}), the pretrained backbone through ONNX Runtime ({@link BackboneSession}), the trained
- * key head ({@link KeyHead}) and span reader ({@link SpanReader}) through PyTorch.
+ * ({@link TextTokenizer}), the pretrained backbone ({@link Backbone}: through ONNX Runtime, or through PyTorch on
+ * the model's backbone script, see {@link Backbone#load}), the trained key head ({@link KeyHead}) and span reader
+ * ({@link SpanReader}) through PyTorch.
  *
  * <p>A text becomes {@code [CLS] tokens [SEP]} truncated to the model's maximum length; one backbone pass gives
  * the last layer's states, from which the key head makes the L2-normalised key, and the states after the memory
@@ -48,7 +49,7 @@ public final class DjlCmtModel implements CmtModel {
     private final ModelConfig config;
     private final ModelInfo info;
     private final TextTokenizer tokenizer;
-    private final BackboneSession backbone;
+    private final Backbone backbone;
     /** The lexical half of keys; null when the model matches by dense keys only. */
     private final LexicalWeighting lexical;
     /** Null when retrieval-only, as is the reader. */
@@ -56,7 +57,7 @@ public final class DjlCmtModel implements CmtModel {
     private final SpanReader reader;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private DjlCmtModel(ModelConfig config, TextTokenizer tokenizer, BackboneSession backbone, KeyHead keyHead,
+    private DjlCmtModel(ModelConfig config, TextTokenizer tokenizer, Backbone backbone, KeyHead keyHead,
                         SpanReader reader) {
         this.config = config;
         this.info = config.info();
@@ -69,40 +70,46 @@ public final class DjlCmtModel implements CmtModel {
                 : LexicalWeighting.load(config.lexical(), config.hasReader() ? config.dims().vocab() : 0);
     }
 
+    /** As {@link #load(Path, String, String)} with the default backbone engine ({@code auto}). */
+    public static DjlCmtModel load(Path dir, String device) {
+        return load(dir, device, ModelSpec.DEFAULT_BACKBONE_ENGINE);
+    }
+
     /**
      * Loads the model in {@code dir} and runs every part once on a sample text to check that it honours the
      * contract's shapes.
      *
      * @param device {@code auto}, {@code cpu} or {@code gpu} (see {@link ModelSpec#device()})
+     * @param backboneEngine {@code auto}, {@code onnx} or {@code torch} (see {@link ModelSpec#backboneEngine()})
      * @throws ModelLoadException naming the missing or corrupt file, or the key of model.json at fault
      */
-    public static DjlCmtModel load(Path dir, String device) {
+    public static DjlCmtModel load(Path dir, String device, String backboneEngine) {
         ModelSpec.checkDevice(device);
-        return GpuProbing.quietUnlessGpu(device, () -> loadChecked(dir, device));
+        ModelSpec.checkBackboneEngine(backboneEngine);
+        return GpuProbing.quietUnlessGpu(device, () -> loadChecked(dir, device, backboneEngine));
     }
 
-    private static DjlCmtModel loadChecked(Path dir, String device) {
+    private static DjlCmtModel loadChecked(Path dir, String device, String backboneEngine) {
         long started = System.nanoTime();
         ModelConfig config = ModelConfig.read(dir);
         List<AutoCloseable> opened = new ArrayList<>();
         try {
             TextTokenizer tokenizer = TextTokenizer.load(config);
             opened.add(tokenizer);
-            BackboneSession backbone = BackboneSession.load(config, device);
-            opened.add(backbone);
+            Device torchDevice = config.hasReader() ? TorchScripts.device(device) : null;
+            Backbone backbone = Backbone.load(config, device, torchDevice, backboneEngine, opened);
             KeyHead keyHead = null;
             SpanReader reader = null;
             if (config.hasReader()) {
-                Device torchDevice = TorchScripts.device(device);
                 keyHead = KeyHead.load(config, torchDevice, opened);
                 reader = SpanReader.load(config, torchDevice, tokenizer.pieceText(), opened);
             }
             DjlCmtModel model = new DjlCmtModel(config, tokenizer, backbone, keyHead, reader);
             model.selfCheck();
-            LOG.info("Loaded model {} version {} from {} ({}; backbone on {}, heads on {}) in {} ms",
+            LOG.info("Loaded model {} version {} from {} ({}; backbone on {} {}, heads on {}) in {} ms",
                     config.name(), config.version(), dir, (config.hasReader() ? "with reader" : "retrieval-only")
                             + (config.lexical() != null ? ", dense + lexical matching" : ", dense matching"),
-                    backbone.device(), keyHead == null ? "-" : keyHead.device(),
+                    backbone.engine(), backbone.device(), keyHead == null ? "-" : keyHead.device(),
                     (System.nanoTime() - started) / 1_000_000);
             return model;
         } catch (RuntimeException | Error e) {
@@ -171,7 +178,12 @@ public final class DjlCmtModel implements CmtModel {
         return tokenizer.tokenize(texts, maxTokens);
     }
 
-    BackboneSession.States backboneStates(Tokenized tokens) {
+    /** The DJL engine the backbone runs on. */
+    String backboneEngine() {
+        return backbone.engine();
+    }
+
+    Backbone.States backboneStates(Tokenized tokens) {
         return backbone.run(tokens);
     }
 
@@ -214,7 +226,7 @@ public final class DjlCmtModel implements CmtModel {
     }
 
     private List<Encoding> encodeTokenized(Tokenized tokens, boolean documents) {
-        BackboneSession.States states = backbone.run(tokens);
+        Backbone.States states = backbone.run(tokens);
         int batch = tokens.batch();
         int h = config.backbone().hidden();
         int rowLength = tokens.maxLength() * h;

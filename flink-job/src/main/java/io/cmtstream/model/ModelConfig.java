@@ -16,8 +16,9 @@ import java.util.Objects;
  * <p>{@link #read} fails with a {@link ModelLoadException} naming the file and the key at fault, so a broken
  * deployment is diagnosed from the job's failure message; a model.json of another contract version fails naming
  * both versions. A model whose {@code files} is absent or empty is retrieval-only ({@link #files()} is null);
- * otherwise the three TorchScript files must be named and present. Unknown keys (e.g. {@code training}) are
- * ignored: they document the model, the runtime does not need them.
+ * otherwise the three TorchScript files must be named and present, and so must the optional backbone script where
+ * it is named. Unknown keys (e.g. {@code training}) are ignored: they document the model, the runtime does not need
+ * them.
  *
  * <p>Immutable and thread-safe.
  *
@@ -96,13 +97,15 @@ public record ModelConfig(
     public record SpecialTokens(int pad, int cls, int sep) {}
 
     /**
-     * The three TorchScript files, resolved against the model directory.
+     * The TorchScript files, resolved against the model directory.
      *
      * @param embeddings the word-embedding matrix, de-quantised once at load and then an input of the compressor
      * @param compressor the backbone's last states + token ids -> key
      * @param reader question states + one memory's states -> start and end logits over their positions
+     * @param backbone the backbone's graph without its weights, which it takes from the ONNX file (optional
+     *     {@code files.backbone}; null when absent: the backbone then runs on ONNX Runtime only)
      */
-    public record ModelFiles(Path embeddings, Path compressor, Path reader) {}
+    public record ModelFiles(Path embeddings, Path compressor, Path reader, Path backbone) {}
 
     /**
      * The lexical half of self-matching ({@link LexicalWeighting}): a memory's BM25 term weights dotted with the
@@ -235,7 +238,8 @@ public record ModelConfig(
         keys.expect(memory, "memory.kind", MEMORY_KIND);
         keys.expect(memory, "memory.storage", MEMORY_STORAGE);
         ModelFiles files = new ModelFiles(keys.file(dir, filesNode, "embeddings"),
-                keys.file(dir, filesNode, "compressor"), keys.file(dir, filesNode, "reader"));
+                keys.file(dir, filesNode, "compressor"), keys.file(dir, filesNode, "reader"),
+                filesNode.hasNonNull("backbone") ? keys.file(dir, filesNode, "backbone") : null);
         float matchWeight = 0f;
         if (root.hasNonNull("reader")) {
             JsonNode reader = keys.object(root, "reader");

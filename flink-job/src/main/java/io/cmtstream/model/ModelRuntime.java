@@ -28,7 +28,7 @@ import java.util.function.Function;
  * The first {@code acquire} of a model directory loads the model (seconds; fails with {@link ModelLoadException}
  * naming the bad file); later ones return a new handle on the same model. Handles are reference-counted: the last
  * {@link #close} stops the batchers and frees the model. The directory is the identity: a second spec for the same
- * directory with other batch settings or device gets the first one's (logged).
+ * directory with other batch settings, device or backbone engine gets the first one's (logged).
  *
  * <p>Each operation (documents, questions, answers) has its own queue and worker thread that gathers up to
  * {@link ModelSpec#maxBatchSize()} requests for one model call (see {@link DynamicBatcher}); documents wait at most
@@ -59,7 +59,7 @@ public final class ModelRuntime implements AutoCloseable {
      * @throws ModelLoadException if the model directory is missing, incomplete or corrupt
      */
     public static ModelRuntime acquire(ModelSpec spec) {
-        return acquire(spec, s -> DjlCmtModel.load(Path.of(s.modelDir()), s.device()));
+        return acquire(spec, s -> DjlCmtModel.load(Path.of(s.modelDir()), s.device(), s.backboneEngine()));
     }
 
     /** As {@link #acquire(ModelSpec)}, loading with {@code loader}: the seam for tests and other model kinds. */

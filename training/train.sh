@@ -19,7 +19,9 @@
 #     from its checkpoint in training/cache/), chooses on validation the weight of the match-score prior and k,
 #     exports reader.pt and model.json (the key head, compressor.pt, and the lexical half stay those of steps 3-4;
 #     steps 3-4's aggregator.pt and generative reader.pt are replaced);
-#  6. writes the Java parity fixture src/test/resources/parity/parity.json (training/late_fixture.py).
+#  6. writes the Java parity fixture src/test/resources/parity/parity.json (training/late_fixture.py);
+#  7. exports the backbone as a weight-free TorchScript, models/cmt-bge-small-squad/backbone.pt, and names it in
+#     model.json (files.backbone; training/backbone_script.py): what a GPU task manager runs the backbone with.
 #
 # Needs Debian's /usr/bin/python3 with python3-torch (1.13.1), python3-onnx, python3-numpy. Debian's torch is
 # linked against the generic libblas.so.3: with the reference BLAS a 2-core run is ~10x slower; installing
@@ -80,4 +82,5 @@ $PY -m training.late_reader export --split-layer 6 --ckpt $S5 --figures training
     --default-k-why "query latency: at k = 3 the 2-core query path cannot keep up with 10 questions/s (bench run W: p99 6.3 s at 100k memories with the 4-layer reader, against 0.30 s at k = 1)"
 rm -f models/cmt-bge-small-squad/aggregator.pt
 $PY -m training.late_fixture
+$PY -m training.backbone_script target/backbone/bge-small-en-v1.5.onnx models/cmt-bge-small-squad
 echo "total wall time $(( $(date +%s) - start ))s"

@@ -113,10 +113,12 @@ class Head(nn.Module):
 
 
 def token_grid(x, mask, size):
-    """Scatters the L token rows of x [B, L, H] onto a fixed grid of `size` positions (zeros past the text)."""
-    j = torch.cumsum(torch.ones_like(mask[0]), 0) - 1.0                      # [L] = 0..L-1
-    grid = torch.arange(size, dtype=x.dtype)
-    place = (j[:, None] == grid[None, :]).to(x.dtype)                         # [L, size]
+    """Scatters the L token rows of x [B, L, H] onto a fixed grid of `size` positions (zeros past the text).
+    Made from the inputs alone, without a factory call (ones_like, arange), which a trace would pin to the device
+    it was traced on: the traced head then runs on any device."""
+    j = torch.cumsum(mask[0] * 0 + 1, 0).long() - 1                           # [L] = 0..L-1
+    # a token past the grid goes to an extra column, cut off
+    place = F.one_hot(j.clamp(max=size), size + 1)[:, :size].to(x.dtype)     # [L, size]
     return torch.einsum("bld,lp->bpd", x * mask[..., None], place)
 
 

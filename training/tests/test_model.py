@@ -7,7 +7,7 @@ import torch
 
 from training.bundle import LIKE, check_traces, trace_all
 from training.model import (NEG, Aggregator, Compressor, Embeddings, QLinear, Reader, key_bias, quantize_all,
-                            quantize_rows)
+                            quantize_rows, token_grid)
 
 # tiny widths; the vocabulary stays real-sized because trace_heads draws ids up to 30000
 H, M, C, P, V = 48, 4, 4, 5, 30522
@@ -161,6 +161,19 @@ class TraceParityTest(unittest.TestCase):
             eager, _ = reader(p, a, E)
             traced, _ = loaded(p, a, E, loaded.weights(LIKE))
         torch.testing.assert_close(traced, eager, atol=1e-4, rtol=1e-4)
+
+    def test_traced_compressor_makes_no_tensor_on_a_fixed_device(self):
+        """A tensor made inside the trace (ones_like, arange) gets the tracing device as a constant and meets the
+        inputs' device at run time: on a GPU that fails. The traced compressor makes none, and its memory grid
+        still drops tokens past it."""
+        comp, agg, reader, emb = frozen(*tiny_heads(5))
+        _, tc, _, _ = trace_all(comp, agg, reader, emb, M, P, H)
+        self.assertNotIn('torch.device("cpu")', tc.forward.code)
+        self.assertNotIn('torch.device("cpu")', tc.weights.code)
+        x = torch.randn(2, M * C + 3, H)
+        mask = torch.ones(2, M * C + 3)
+        grid = token_grid(x, mask, M * C)
+        torch.testing.assert_close(grid, x[:, :M * C], atol=0, rtol=0)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ embeddings.pt as the Java runtime does (docs/MODEL-CONTRACT.md) and times:
     start/end logits copied back to the host. p50 and p99 over the calls. Also without the compressor (the key is
     not needed to read), so that a compressor that fails on the device still leaves the rest measured.
 A part that fails is reported under "failures" (exit status 1), the others are still measured. Before timing, each
-file's code is searched for tensors made on a device fixed at trace time ("bakedCpuDevices"), which fail on cuda.
+file's code is searched for tensors made on a device fixed at trace time ("bakedCpuDevices"), which fail on cuda; a
+compressor.pt with such tensors is re-traced in memory, weights unchanged (training/retrace_compressor.py; the
+report says so), unless --compressor-as-is.
 The weights differ from the job's in two ways that do not change the work done: the layers are fp16 upcast to
 float32, and the word embeddings are embeddings.pt's int8 de-quantised rows. Uses only PyTorch (1.13 or later).
 """
@@ -70,7 +72,7 @@ def baked_cpu_devices(module):
 class Model:
     """The bundle's files on one device, called as the Java runtime calls them."""
 
-    def __init__(self, model_dir, packed, device):
+    def __init__(self, model_dir, packed, device, compressor_as_is):
         self.device = device
         load = lambda n: torch.jit.load(os.path.join(model_dir, n + ".pt"), map_location=device)  # noqa: E731
         with open(os.path.join(model_dir, "model.json")) as f:
@@ -83,6 +85,13 @@ class Model:
         self.baked = {n: baked_cpu_devices(m) for n, m in
                       (("backbone", self.backbone), ("compressor", self.compressor), ("reader", self.reader))}
         self.emb = load("embeddings")(like)
+        self.compressor_retraced = False
+        if self.baked["compressor"] and device.type != "cpu" and not compressor_as_is:
+            # the same function traced again without the pinned tensors (training/retrace_compressor.py)
+            from training.retrace_compressor import retrace
+            cpu = lambda n: torch.jit.load(os.path.join(model_dir, n + ".pt"))  # noqa: E731
+            self.compressor = retrace(cpu("compressor"), cpu("embeddings")(torch.zeros(1))).to(device)
+            self.compressor_retraced = True
         self.wc = self.compressor.weights(like)
         self.wr = self.reader.weights(like)
         stored = torch.load(packed, map_location="cpu")
@@ -145,10 +154,11 @@ def run(args):
     if device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    model = Model(args.model, args.packed, device)
+    model = Model(args.model, args.packed, device, args.compressor_as_is)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     report = {"device": name, "torch": torch.__version__, "precision": "float32",
-              "loadSeconds": round(time.perf_counter() - started, 1), "bakedCpuDevices": model.baked}
+              "loadSeconds": round(time.perf_counter() - started, 1), "bakedCpuDevices": model.baked,
+              "compressorRetracedInMemory": model.compressor_retraced}
     for n, lines in model.baked.items():
         for line in lines:
             print(f"warning: {n}.pt makes tensors on a device fixed at trace time: {line}")
@@ -233,6 +243,9 @@ def main(argv):
     r.add_argument("--seconds", type=float, default=40.0,
                    help="time spent timing documents (half with, half without the compressor), and each k")
     r.add_argument("--max-calls", type=int, default=200)
+    r.add_argument("--compressor-as-is", action="store_true",
+                   help="time compressor.pt as it is even where it pins tensors to the CPU (by default it is then "
+                        "re-traced in memory on a GPU, weights unchanged: training/retrace_compressor.py)")
     r.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
     if args.mode == "pack":

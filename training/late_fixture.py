@@ -3,7 +3,8 @@
 Everything is recomputed from text: tokenizer (training/wordpiece.py, with the space flags of
 training/late_extract.py) -> backbone (training/backbone.py Bert, checked against the ONNX graph runner) -> the
 exported compressor.pt and reader.pt loaded with torch.jit.load and given the weights their `weights` methods
-return, as the Java runtime does it. Inputs: two paragraphs of the first test article and the first question of
+return, as the Java runtime does it; with `reader.int8Method` the reader's int8 logits too, from which the span is
+chosen (the CPU runtime's path). Inputs: two paragraphs of the first test article and the first question of
 each (parity only: nothing is chosen on them).
 
     /usr/bin/python3 -m training.late_fixture [--model models/cmt-bge-small-squad]
@@ -16,7 +17,7 @@ import torch
 
 from training.backbone import Bert, OnnxGraphRunner
 from training.late_extract import encode_with_spaces, quantize_tokens
-from training.late_reader import best_spans, span_text
+from training.late_reader import best_spans, int8_engine, span_text
 from training.lexical import document_weights, load_idf, query_terms
 from training.wordpiece import WordPiece
 
@@ -87,14 +88,22 @@ def main():
         q = qs[0]
         scores = torch.stack([q["_key"] @ d["_key"] for d in docs])
         order = scores.argsort(descending=True).tolist()
-        starts, ends, best = [], [], (-float("inf"), 0, 0, 0)
+        starts, ends, starts8, ends8, best = [], [], [], [], (-float("inf"), 0, 0, 0)
+        int8 = info.get("reader", {}).get("int8Method")
+        if int8:
+            int8_engine()
         for j, di in enumerate(order):
             d = docs[di]
             Lq = q["_mid"].size(0)
-            st, en = reader(q["_mid"][None], torch.ones(1, Lq), d["_states"][None], torch.ones(1, d["_states"].size(0)), wr)
+            x = (q["_mid"][None], torch.ones(1, Lq), d["_states"][None], torch.ones(1, d["_states"].size(0)))
+            st, en = reader(*x, wr)
+            starts.append(r(st[0, Lq:]))
+            ends.append(r(en[0, Lq:]))
+            if int8:                        # what the CPU runtime reads with; the span is chosen from these
+                st, en = getattr(reader, int8)(*x)
+                starts8.append(r(st[0, Lq:]))
+                ends8.append(r(en[0, Lq:]))
             st, en = st[0, Lq:], en[0, Lq:]
-            starts.append(r(st))
-            ends.append(r(en))
             ok = torch.zeros(1, st.size(0), dtype=torch.bool)
             ok[0, 1:-1] = True
             v, s, e = best_spans(st[None], en[None], ok, info["maxAnswerTokens"])
@@ -108,9 +117,11 @@ def main():
            "tolerance": {"relative": 1e-3, "backboneVsOnnxGraph": worst},
            "documents": [{k: v for k, v in d.items() if not k.startswith("_")} for d in docs],
            "questions": [{k: v for k, v in x.items() if not k.startswith("_")} for x in qs],
-           "reading": {"question": 0, "memories": order, "start": starts, "end": ends,
-                       "best": {"memory": j, "start": s, "end": e}, "answerText": answer,
-                       "references": [x["text"] for x in paras[0]["qas"][0]["answers"]]},
+           "reading": dict({"question": 0, "memories": order, "start": starts, "end": ends,
+                            "best": {"memory": j, "start": s, "end": e}, "answerText": answer,
+                            "references": [x["text"] for x in paras[0]["qas"][0]["answers"]]},
+                           **({"int8": {"method": int8, "engine": torch.backends.quantized.engine,
+                                        "start": starts8, "end": ends8}} if int8 else {})),
            "closedBook": {"answerText": ""}}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:

@@ -16,11 +16,13 @@ Checkpoints (model, optimiser, step, data order) go to `--ckpt` every few minute
 `--init` starts a later stage from an earlier checkpoint's weights. Every choice is made on the validation split.
 """
 import argparse
+import copy
 import json
 import math
 import os
 import random
 import time
+from typing import List
 
 import torch
 import torch.nn as nn
@@ -92,6 +94,123 @@ class LateReader(Head):
                 x = layer(x, bias)
             logits = self.span(x) + ((1.0 - mask) * NEG)[..., None]
             return logits[..., 0], logits[..., 1]
+
+
+MATRICES = ("q", "k", "v", "o", "f1", "f2")
+
+
+class Smoothed(nn.Module):
+    """x -> linear(x / s), the linear's input columns multiplied by s at construction: the same product, but the
+    input's outlier channels shrink before the input is quantised per call, and the weights, quantised per output
+    channel, take the scale instead (SmoothQuant, Xiao et al. 2023). s = 1 leaves the linear as it was."""
+
+    def __init__(self, linear, s):
+        super().__init__()
+        self.register_buffer("inv", (1.0 / s).detach().clone())
+        self.linear = linear
+
+    def forward(self, x):
+        return self.linear(x * self.inv)
+
+
+class Int8Reader(nn.Module):
+    """The reader with int8 matrix products, not only int8 storage: PyTorch's dynamic quantisation (weights int8
+    per output channel, activations quantised per call), ~3x faster reads on a CPU with int8 dot products
+    (docs/BENCHMARKS.md); CPU only. `smooth` ((layer, matrix) -> per-input-channel scales, from `smoothing`) moves
+    the activations' outliers into the weights first. `forward` takes no weight vector: the matrices are packed
+    inside."""
+
+    def __init__(self, model, smooth=None):
+        super().__init__()
+        model = copy.deepcopy(model).eval()
+        for i, layer in enumerate(model.layers):
+            for name in MATRICES:
+                q = getattr(layer, name)
+                s = smooth[(i, name)] if smooth else torch.ones(q.din)
+                linear = nn.Linear(q.din, q.dout)
+                linear.weight.data.copy_(q.dequantized().detach() * s[None, :])
+                linear.bias.data.copy_(q.bias.detach())
+                setattr(layer, name, Smoothed(linear, s))
+        spec = {f"layers.{i}.{n}.linear": torch.quantization.per_channel_dynamic_qconfig
+                for i in range(len(model.layers)) for n in MATRICES}
+        self.inner = torch.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
+
+    def forward(self, q, qmask, m, mmask, w=None):
+        return self.inner(q, qmask, m, mmask)
+
+
+def smoothing(model, cache, alpha, n=256, seed=20261202):
+    """Per matrix of the float reader `model` the SmoothQuant scales of its input channels, max|x_j|^alpha /
+    max|W[:, j]|^(1 - alpha), with max|x_j| over the inputs it gets reading `n` train questions, each with its gold
+    memory alone (no padding)."""
+    rows = [i for i, q in enumerate(cache.qs) if q["split"] == "train" and q["spans"]]
+    random.Random(seed).shuffle(rows)
+    amax, hooks = {}, []
+    for i, layer in enumerate(model.layers):
+        for name in MATRICES:
+            def hook(module, inputs, output, key=(i, name)):
+                x = inputs[0].detach().abs().reshape(-1, inputs[0].size(-1)).amax(0)
+                amax[key] = torch.maximum(amax[key], x) if key in amax else x
+            hooks.append(getattr(layer, name).register_forward_hook(hook))
+    model.eval()
+    with torch.no_grad():
+        for qi in rows[:n]:
+            p = cache.qs[qi]["para"]
+            read_rows(model, cache, [(qi, p, (0, len(cache.paras[p]["ids"])))])
+    for h in hooks:
+        h.remove()
+    out = {}
+    for (i, name), a in amax.items():
+        w = getattr(model.layers[i], name).dequantized().detach().abs().amax(0)
+        out[(i, name)] = (a.clamp(min=1e-5) ** alpha / w.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)
+    return out
+
+
+class Unpacked(nn.Module):
+    """The float [dout, din] matrices of `Smoothed` packed int8 linears (their smoothing undone), flattened and
+    concatenated in order. Scripted, not traced: unpacking returns an optional bias, which a trace cannot record."""
+
+    def __init__(self, smoothed):
+        super().__init__()
+        self.smoothed = nn.ModuleList(smoothed)
+
+    def forward(self, like):
+        parts: List[torch.Tensor] = []
+        for m in self.smoothed:
+            w, _ = m.linear._packed_params._weight_bias()
+            parts.append((w.dequantize() * m.inv).reshape(-1))
+        return torch.cat(parts).to(like.dtype)
+
+
+class DualReader(nn.Module):
+    """reader.pt with int8 reads (export --int8-compute): `forward_int8` reads with int8 matrix products (the CPU
+    runtime's call, model.json `reader.int8Method`); `weights` de-quantises the same packed matrices for `forward`,
+    the contract's float path (a GPU has no int8 kernels for them). The file holds one copy of the matrices."""
+
+    def __init__(self, model, smooth=None):
+        super().__init__()
+        self.int8 = Int8Reader(model, smooth)
+        self.unpacked = torch.jit.script(Unpacked([getattr(layer, n) for layer in self.int8.inner.layers
+                                                   for n in MATRICES]))
+        self.reader = copy.deepcopy(model).eval()
+        for q in self.reader.qlinears():          # the float path's matrices are the `w` it is given
+            del q.weight
+
+    def forward(self, q, qmask, m, mmask, w):
+        return self.reader(q, qmask, m, mmask, w)
+
+    def forward_int8(self, q, qmask, m, mmask):
+        return self.int8(q, qmask, m, mmask)
+
+    def weights(self, like):
+        return self.unpacked(like)
+
+
+def int8_engine():
+    """The quantised engine for Python-side reads: Debian's torch has onednn (fast here) and qnnpack, no fbgemm;
+    the Java runtime's libtorch re-packs the int8 weights for its own engine at load."""
+    engines = torch.backends.quantized.supported_engines
+    torch.backends.quantized.engine = next(e for e in ("fbgemm", "x86", "onednn", "qnnpack") if e in engines)
 
 
 # ---------------------------------------------------------------- data
@@ -245,7 +364,17 @@ def bundle_weights(model_dir, model):
     lower split than the bundle's (see `place`)."""
     with open(os.path.join(model_dir, "model.json")) as f:
         info = json.load(f)
-    got = torch.jit.load(os.path.join(model_dir, info["files"]["reader"])).state_dict()
+    reader = torch.jit.load(os.path.join(model_dir, info["files"]["reader"]))
+    got = reader.state_dict()
+    if any(name.startswith("int8.") for name in got):      # a DualReader: its matrices are packed in modules
+        int8_engine()
+        full = got
+        got = {name[len("reader."):]: v for name, v in full.items() if name.startswith("reader.")}
+        for name, module in reader.named_modules():
+            if name.startswith("int8.inner.") and name.endswith(".linear"):
+                base = name[len("int8.inner."):-len(".linear")]
+                w = module._packed_params._weight_bias()[0].dequantize()
+                got[base + ".weight"] = w * full[f"int8.inner.{base}.inv"]
     state = {}
     for name in got:
         if name.endswith(".wq"):
@@ -457,7 +586,10 @@ def evaluate(model, cache, a, split="validation"):
     for r, g in enumerate(gold):
         match[r].setdefault(g, float(S[r, prows.index(g)]))
     behind = [[p for p in top[r] if p != gold[r]][:2] + [gold[r]] for r in range(len(qrows))]
-    reads = read_each(model, cache, qrows, [sorted(set(top[r]) | {gold[r]}) for r in range(len(qrows))])
+    # int8 reads one row at a time, as the job does: activations are quantised per call, so batch mates would
+    # change each other's logits
+    reads = read_each(model, cache, qrows, [sorted(set(top[r]) | {gold[r]}) for r in range(len(qrows))],
+                      bs=1 if isinstance(model, Int8Reader) else 24)
     res = {"questions": len(qrows), "oracle": em_f1([reads[r][g][1] for r, g in enumerate(gold)], refs)}
     res["recall@1"] = 100.0 * sum(top[r][0] == gold[r] for r in range(len(qrows))) / len(qrows)
     weights = [float(x) for x in a.match_weights.split(",")]
@@ -479,11 +611,16 @@ def evaluate(model, cache, a, split="validation"):
 
 
 # ---------------------------------------------------------------- export
-def trace(model):
+def trace(model, int8=False, smooth=None):
     """The reader traced in the contract's form (docs/MODEL-CONTRACT.md, cmt-model/4): int8 matrices, `weights`
-    made once by the caller and passed as the last input of `forward`. Checked against the eager module on
-    shapes other than the tracing example's."""
-    quantize_all(model)
+    made once by the caller and passed as the last input of `forward`; with `int8` the matrix products are int8 too
+    (`Int8Reader`, which needs no weight vector). Checked against the eager module on shapes other than the tracing
+    example's."""
+    if int8:
+        int8_engine()
+        model = DualReader(model, smooth)
+    else:
+        quantize_all(model)
     model.eval()
     like = torch.zeros(1)
     w = model.weights(like)
@@ -496,15 +633,20 @@ def trace(model):
         mm[-1, lm // 2:] = 0
         return q, qm, m, mm
 
-    traced = torch.jit.trace_module(model, {"forward": inputs(2, 9, 13) + (w,), "weights": (like,)},
-                                    check_trace=False)
+    methods = {"forward": inputs(2, 9, 13) + (w,), "weights": (like,)}
+    if int8:
+        methods["forward_int8"] = inputs(2, 9, 13)
+    traced = torch.jit.trace_module(model, methods, check_trace=False)
     worst = 0.0
     with torch.no_grad():
         wt = traced.weights(like)
         for shape in ((1, 5, 40), (3, 17, 7), (4, 30, 120)):
             x = inputs(*shape)
-            for a, b in zip(model(*x, w), traced(*x, wt)):
-                mask = torch.cat([x[1], x[3]], 1).bool()
+            pairs = list(zip(model(*x, w), traced(*x, wt)))
+            if int8:
+                pairs += list(zip(model.forward_int8(*x), traced.forward_int8(*x)))
+            mask = torch.cat([x[1], x[3]], 1).bool()
+            for a, b in pairs:
                 worst = max(worst, float((a - b).abs()[mask].max()))
     assert worst < 1e-3, worst
     return traced, worst
@@ -553,9 +695,12 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
         "maxAnswerTokens": max_answer,
         "tokens": {"pad": 0, "cls": 101, "sep": 102},
         "memory": {"kind": "token-states", "storage": "int8-per-token"},
-        "files": {"embeddings": "embeddings.pt", "compressor": "compressor.pt", "reader": os.path.basename(reader_path)},
+        "files": dict({"embeddings": "embeddings.pt", "compressor": "compressor.pt",
+                       "reader": os.path.basename(reader_path)},
+                      **{k: v for k, v in old["files"].items() if k == "backbone"}),
         "defaultTopK": args.default_k or figures["defaultTopK"],
-        "reader": {"matchWeight": figures["validation"].get("matchWeight", 0.0)},
+        "reader": dict({"matchWeight": figures["validation"].get("matchWeight", 0.0)},
+                       **({"int8Method": "forward_int8"} if args.int8_compute else {})),
         "lexical": {k: v for k, v in old["lexical"].items() if k != "answerVocabulary"},
         "training": {
             "keyHead": key_head,
@@ -566,8 +711,12 @@ def write_model_json(model_dir, reader_path, split_layer, args, figures, max_ans
                 "data": "SQuAD v1.1 dev set, 38 open articles; trained on the 28 train articles only, every choice "
                         "on the 4 validation articles",
                 "command": "bash training/train.sh (training/late_extract.py, training/late_reader.py)",
-                "stages": stages(args.ckpt),
-                "weights": "weight matrices int8 per-row (weight-only), biases/norms float32",
+                "stages": (old_training["reader"]["stages"] if args.from_bundle else stages(args.ckpt)),
+                "weights": ("weight matrices int8 per output channel, int8 matrix products (PyTorch dynamic "
+                            "quantisation: activations quantised per call"
+                            + (f"; SmoothQuant alpha {args.smooth}, scales from 256 train questions" if args.smooth else "")
+                            + "), biases/norms float32" if args.int8_compute
+                            else "weight matrices int8 per-row (weight-only), biases/norms float32"),
                 "machine": "2 CPU cores, PyTorch 1.13.1 (Debian), no GPU",
                 "figures": {"validation": figures["validation"]},
                 "defaultTopK": ({"chosen": args.default_k, "validationPrefers": figures["defaultTopK"],
@@ -620,6 +769,12 @@ def main():
     ap.add_argument("--default-k-why", default="")
     ap.add_argument("--split-layer", type=int, default=8)
     ap.add_argument("--no-eval", action="store_true", help="train: stop after training (evaluate separately)")
+    ap.add_argument("--int8-compute", action="store_true",
+                    help="eval, export: int8 matrix products (Int8Reader) instead of float ones over int8 weights")
+    ap.add_argument("--smooth", type=float, default=0.0,
+                    help="eval, export with --int8-compute: SmoothQuant's alpha (0: no smoothing), scales from --cache")
+    ap.add_argument("--from-bundle", action="store_true",
+                    help="eval, export: the weights of --model's exported reader instead of --ckpt's")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tj = json.load(open(os.path.join(a.backbone, "bge-small-en-v1.5-tokenizer.json"), encoding="utf-8"))
@@ -627,9 +782,12 @@ def main():
     if a.what == "export":
         bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
         model = LateReader(bert.w, a.split_layer, bert.layers)
-        if not a.untrained:
+        if a.from_bundle:
+            model.load_state_dict(bundle_weights(a.model, model))
+        elif not a.untrained:
             model.load_state_dict(torch.load(a.ckpt)["model"])
-        traced, worst = trace(model)
+        smooth = smoothing(model, Cache(a.cache), a.smooth) if a.int8_compute and a.smooth else None
+        traced, worst = trace(model, a.int8_compute, smooth)
         traced.save(a.out)
         print(f"wrote {a.out} ({os.path.getsize(a.out)} bytes), trace check {worst:.2e}", flush=True)
         if a.figures:
@@ -645,10 +803,13 @@ def main():
         bert = Bert(os.path.join(a.backbone, "bge-small-en-v1.5.onnx"))
         model = LateReader(bert.w, cache.split_layer, bert.layers)
         del bert
-        model.load_state_dict(torch.load(a.ckpt)["model"])
+        model.load_state_dict(bundle_weights(a.model, model) if a.from_bundle else torch.load(a.ckpt)["model"])
+    if a.int8_compute:
+        int8_engine()
+        model = Int8Reader(model, smoothing(model, cache, a.smooth) if a.smooth else None)
     res = evaluate(model, cache, a)
     if a.report:
-        c = torch.load(a.ckpt)
+        c = {"step": None} if a.from_bundle else torch.load(a.ckpt)
         ks = [int(x) for x in a.k.split(",")]
         best_k = max(ks, key=lambda k: (round(res[f"cmt_k{k}"][1], 2), -k))
         out = {"validation": {n: ({"EM": round(v[0], 2), "F1": round(v[1], 2)} if isinstance(v, tuple) else v)

@@ -75,10 +75,13 @@ $PY -m training.late_reader train --threads "$THREADS" $L6 --ckpt $S4 --init $S3
     --lr 5e-5 --warmup 10 --negatives 2 --hard-negatives --neg-width 128 --seed 20261204 $M
 $PY -m training.late_reader train --threads "$THREADS" $L6 --ckpt $S5 --init $S4 --epochs 1 \
     --lr 5e-5 --warmup 10 --negatives 2 --hard-negatives --neg-width 128 --seed 20261205 $M
-$PY -m training.late_reader eval --threads "$THREADS" $L6 --ckpt $S5 --k 1,3 \
+# the reader ships with int8 matrix products (SmoothQuant alpha 0.75, chosen on validation against 0 and 0.5:
+# docs/MODEL.md "Int8 reads"), so validation is read the same way
+$PY -m training.late_reader eval --threads "$THREADS" $L6 --ckpt $S5 --k 1,3 --int8-compute --smooth 0.75 \
     --match-weights 0,16,32,64,128,256,512 --report training/cache/late-validation.json
 # default k 1, not validation's 3: at k = 3 the 2-core query path falls behind (docs/BENCHMARKS.md, run W)
-$PY -m training.late_reader export --split-layer 6 --ckpt $S5 --figures training/cache/late-validation.json --default-k 1 \
+$PY -m training.late_reader export --split-layer 6 --ckpt $S5 --int8-compute --smooth 0.75 $L6 \
+    --figures training/cache/late-validation.json --default-k 1 \
     --default-k-why "query latency: at k = 3 the 2-core query path cannot keep up with 10 questions/s (bench run W: p99 6.3 s at 100k memories with the 4-layer reader, against 0.30 s at k = 1)"
 rm -f models/cmt-bge-small-squad/aggregator.pt
 $PY -m training.late_fixture

@@ -122,6 +122,20 @@ class ModelConfigTest {
     }
 
     @Test
+    void readsTheOptionalInt8Method() throws IOException {
+        ObjectNode root = fullModel();
+        write(root);
+        assertEquals(null, ModelConfig.read(dir).int8Method(), "optional, absent: forward everywhere");
+        root.putObject("reader").put("int8Method", "forward_int8");
+        write(root);
+        assertEquals("forward_int8", ModelConfig.read(dir).int8Method());
+        root.putObject("reader").put("int8Method", "forward; rm -rf");
+        assertTrue(failure(root).contains("'reader.int8Method' must name a TorchScript method"));
+        root.putObject("reader").put("int8Method", 8);
+        assertTrue(failure(root).contains("'reader.int8Method' must be a non-empty string"));
+    }
+
+    @Test
     void emptyFilesMeansRetrievalOnlyWithTheBackbonesWidths() throws IOException {
         ModelConfig config = ModelConfig.read(Path.of("src/test/resources/models/retrieval-only"));
         assertFalse(config.hasReader());

@@ -36,6 +36,8 @@ import java.util.Objects;
  * @param lexical the lexical half of self-matching (optional {@code lexical}), null when matching is dense only
  * @param matchWeight what a memory's match score adds, times this, to the score of each span read from it when k
  *     memories compete (optional {@code reader.matchWeight}, chosen on validation); 0 lets the spans alone compete
+ * @param int8Method the reader's method that reads with int8 matrix products on a CPU (optional
+ *     {@code reader.int8Method}), null when the reader has only the float {@code forward}
  */
 public record ModelConfig(
         Path dir,
@@ -50,7 +52,8 @@ public record ModelConfig(
         ModelFiles files,
         int defaultTopK,
         Lexical lexical,
-        float matchWeight) {
+        float matchWeight,
+        String int8Method) {
 
     /** The contract version this runtime reads. */
     public static final String FORMAT = "cmt-model/4";
@@ -211,7 +214,7 @@ public record ModelConfig(
         if (retrievalOnly) {
             Dims dims = new Dims(backbone.hidden(), backbone.hidden(), 0);
             return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens, 0,
-                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical, 0f);
+                    new SpecialTokens(pad, -1, -1), null, defaultTopK, lexical, 0f, null);
         }
 
         JsonNode d = keys.object(root, "dims");
@@ -241,6 +244,7 @@ public record ModelConfig(
                 keys.file(dir, filesNode, "compressor"), keys.file(dir, filesNode, "reader"),
                 filesNode.hasNonNull("backbone") ? keys.file(dir, filesNode, "backbone") : null);
         float matchWeight = 0f;
+        String int8Method = null;
         if (root.hasNonNull("reader")) {
             JsonNode reader = keys.object(root, "reader");
             if (reader.hasNonNull("matchWeight")) {
@@ -250,9 +254,16 @@ public record ModelConfig(
                 }
                 matchWeight = (float) weight;
             }
+            if (reader.hasNonNull("int8Method")) {
+                int8Method = keys.string(reader, "reader.int8Method");
+                if (!int8Method.matches("[A-Za-z_][A-Za-z0-9_]{0,63}")) {
+                    throw new ModelLoadException(json + ": 'reader.int8Method' must name a TorchScript method, was '"
+                            + int8Method + "'");
+                }
+            }
         }
         return new ModelConfig(dir, name, version, backbone, dims, maxDocumentTokens, maxQueryTokens,
-                maxAnswerTokens, tokens, files, defaultTopK, lexical, matchWeight);
+                maxAnswerTokens, tokens, files, defaultTopK, lexical, matchWeight, int8Method);
     }
 
     private static Lexical lexical(Path dir, Path json, Keys keys, JsonNode node) {

@@ -20,8 +20,14 @@ import java.util.List;
  *
  * <p>Every (question, memory) pair of a call is one row of a batch; rows go to the reader in groups of similar
  * length ({@link LengthBuckets}) of at most {@value #MAX_BATCH_TOKENS} padded positions, which bounds the
- * attention's memory, each group padded to its longest question and longest memory. A question without memories
+ * attention's memory, each group padded to its longest question and longest memory. Int8 reads go one row per
+ * call, so that a row's answer does not depend on what else was read with it. A question without memories
  * (closed book) gets an empty answer without a model call.
+ *
+ * <p>On a CPU, a reader that has an int8 method (model.json {@code reader.int8Method}) is called through it: int8
+ * matrix products, about three times faster than float ones on CPUs with int8 dot products (docs/BENCHMARKS.md).
+ * Elsewhere, and for a reader without one, {@code forward} runs on the de-quantised weights ({@code weights},
+ * once at load): a GPU has no kernels for PyTorch's int8 matrix products.
  *
  * <p>Thread-safe: calls share only the reader's de-quantised weights, made once at load and read-only. Owns the
  * reader's model and that tensor; {@link #close} frees them.
@@ -36,7 +42,10 @@ final class SpanReader implements AutoCloseable {
     private final Model reader;
     private final Path file;
     private final NDManager manager;
+    /** The de-quantised weights {@code forward} takes, or null when reads go through {@link #int8Method}. */
     private final NDArray weights;
+    /** The reader's int8 method, or null when reads go through {@code forward}. */
+    private final String int8Method;
     private final int hidden;
     private final int maxAnswerTokens;
     private final float matchWeight;
@@ -58,12 +67,13 @@ final class SpanReader implements AutoCloseable {
      */
     record Logits(float[] start, float[] end) {}
 
-    private SpanReader(Model reader, Path file, NDManager manager, NDArray weights, int hidden, int maxAnswerTokens,
-                       float matchWeight, PieceText pieceText) {
+    private SpanReader(Model reader, Path file, NDManager manager, NDArray weights, String int8Method, int hidden,
+                       int maxAnswerTokens, float matchWeight, PieceText pieceText) {
         this.reader = reader;
         this.file = file;
         this.manager = manager;
         this.weights = weights;
+        this.int8Method = int8Method;
         this.hidden = hidden;
         this.maxAnswerTokens = maxAnswerTokens;
         this.matchWeight = matchWeight;
@@ -76,12 +86,25 @@ final class SpanReader implements AutoCloseable {
      * @throws ModelLoadException naming the file at fault
      */
     static SpanReader load(ModelConfig config, Device device, PieceText pieceText, List<AutoCloseable> opened) {
+        return load(config, device, pieceText, opened, true);
+    }
+
+    /**
+     * As {@link #load(ModelConfig, Device, PieceText, List)}; with {@code int8Reads} false the float path even on
+     * a CPU (what a GPU runs: the parity test checks it there).
+     */
+    static SpanReader load(ModelConfig config, Device device, PieceText pieceText, List<AutoCloseable> opened,
+                           boolean int8Reads) {
         Path file = config.files().reader();
         Model reader = TorchScripts.load("reader", file, device, opened);
         NDManager manager = reader.getNDManager().newSubManager();
         opened.add(manager);
+        if (int8Reads && config.int8Method() != null && !device.isGpu()) {
+            return new SpanReader(reader, file, manager, null, config.int8Method(), config.dims().hidden(),
+                    config.maxAnswerTokens(), config.matchWeight(), pieceText);
+        }
         NDArray weights = TorchScripts.headWeights(reader, file, manager);
-        return new SpanReader(reader, file, manager, weights, config.dims().hidden(), config.maxAnswerTokens(),
+        return new SpanReader(reader, file, manager, weights, null, config.dims().hidden(), config.maxAnswerTokens(),
                 config.matchWeight(), pieceText);
     }
 
@@ -120,6 +143,13 @@ final class SpanReader implements AutoCloseable {
             lengths[i] = (rows.get(i).question().length + rows.get(i).memory().length) / hidden;
         }
         Logits[] out = new Logits[rows.size()];
+        if (int8Method != null) {
+            // one row per call: activations are quantised per call, so batch mates would move each other's logits
+            for (int i = 0; i < out.length; i++) {
+                out[i] = call(new int[] {i}, rows).get(0);
+            }
+            return Arrays.asList(out);
+        }
         for (int[] group : LengthBuckets.of(lengths, MAX_PADDING_SHARE)) {
             // a group is ordered by length: cut it where its padded positions would pass the bound
             int from = 0;
@@ -163,12 +193,14 @@ final class SpanReader implements AutoCloseable {
         float[] start;
         float[] end;
         try (NDManager call = reader.getNDManager().newSubManager()) {
-            NDList outputs = TorchScripts.forward(reader, file, call, new NDList(
+            NDList inputs = new NDList(
                     call.create(q, new Shape(batch, questionLength, hidden)),
                     call.create(qMask, new Shape(batch, questionLength)),
                     call.create(m, new Shape(batch, memoryLength, hidden)),
-                    call.create(mMask, new Shape(batch, memoryLength)),
-                    weights));
+                    call.create(mMask, new Shape(batch, memoryLength)));
+            NDList outputs = int8Method != null
+                    ? TorchScripts.runMethod(reader, file, int8Method, call, inputs)
+                    : TorchScripts.forward(reader, file, call, inputs.addAll(new NDList(weights)));
             if (outputs.size() != 2) {
                 throw new IllegalStateException(file + " must return (start, end), returned " + outputs.size()
                         + " tensors");

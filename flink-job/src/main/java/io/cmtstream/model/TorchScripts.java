@@ -148,6 +148,36 @@ final class TorchScripts {
         }
     }
 
+    /**
+     * Runs {@code model}'s method {@code method} on {@code inputs}, tensors all; its outputs (one tensor, or each
+     * tensor of a returned tuple) live in {@code manager}.
+     */
+    static NDList runMethod(Model model, Path file, String method, NDManager manager, NDList inputs) {
+        IValue[] in = new IValue[inputs.size()];
+        for (int i = 0; i < in.length; i++) {
+            in[i] = IValue.from((PtNDArray) inputs.get(i));
+        }
+        try (IValue result = IValueUtils.runMethod((PtSymbolBlock) model.getBlock(), method, in)) {
+            NDList outputs = new NDList();
+            if (result.isTuple()) {
+                for (IValue part : result.toIValueTuple()) {
+                    try (part) {
+                        outputs.add(part.toTensor((PtNDManager) manager));
+                    }
+                }
+            } else {
+                outputs.add(result.toTensor((PtNDManager) manager));
+            }
+            return outputs;
+        } catch (RuntimeException e) {
+            throw new IllegalStateException(file + " method " + method + " failed: " + rootMessage(e), e);
+        } finally {
+            for (IValue value : in) {
+                value.close();
+            }
+        }
+    }
+
     static void expectShape(Object file, String output, NDArray array, long... expected) {
         Shape actual = array.getShape();
         if (!actual.equals(new Shape(expected))) {

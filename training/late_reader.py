@@ -115,7 +115,7 @@ class Smoothed(nn.Module):
 
 class Int8Reader(nn.Module):
     """The reader with int8 matrix products, not only int8 storage: PyTorch's dynamic quantisation (weights int8
-    per output channel, activations quantised per call), ~3x faster reads on a CPU with int8 dot products
+    per output channel, activations quantised per call), reads in half the time inside the job on this CPU
     (docs/BENCHMARKS.md); CPU only. `smooth` ((layer, matrix) -> per-input-channel scales, from `smoothing`) moves
     the activations' outliers into the weights first. `forward` takes no weight vector: the matrices are packed
     inside."""

@@ -25,7 +25,7 @@ import java.util.List;
  * (closed book) gets an empty answer without a model call.
  *
  * <p>On a CPU, a reader that has an int8 method (model.json {@code reader.int8Method}) is called through it: int8
- * matrix products, about three times faster than float ones on CPUs with int8 dot products (docs/BENCHMARKS.md).
+ * matrix products, half the read time of float ones inside the job on a 2-core CPU (docs/BENCHMARKS.md, run I).
  * Elsewhere, and for a reader without one, {@code forward} runs on the de-quantised weights ({@code weights},
  * once at load): a GPU has no kernels for PyTorch's int8 matrix products.
  *

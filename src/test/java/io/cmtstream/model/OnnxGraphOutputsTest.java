@@ -3,9 +3,7 @@ package io.cmtstream.model;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,6 +12,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import static io.cmtstream.model.ProtoBytes.bytes;
+import static io.cmtstream.model.ProtoBytes.concat;
+import static io.cmtstream.model.ProtoBytes.field;
 
 /** The ONNX edit on hand-made protobuf bytes: a model with fields around its graph, nodes, and an output. */
 class OnnxGraphOutputsTest {
@@ -88,35 +90,5 @@ class OnnxGraphOutputsTest {
         Path target = dir.resolve("edited.onnx");
         OnnxGraphOutputs.withFloatOutput(source, INNER, target);
         assertArrayEquals(OnnxGraphOutputs.withFloatOutput(model(), INNER), Files.readAllBytes(target));
-    }
-
-    private static byte[] bytes(String text) {
-        return text.getBytes(StandardCharsets.UTF_8);
-    }
-
-    /** A length-delimited field. */
-    private static byte[] field(int number, byte[] payload) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        varint(out, (long) number << 3 | 2);
-        varint(out, payload.length);
-        out.writeBytes(payload);
-        return out.toByteArray();
-    }
-
-    private static void varint(ByteArrayOutputStream out, long value) {
-        long v = value;
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) (v & 0x7f) | 0x80);
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            out.writeBytes(part);
-        }
-        return out.toByteArray();
     }
 }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,6 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import static io.cmtstream.model.ProtoBytes.bytes;
+import static io.cmtstream.model.ProtoBytes.concat;
+import static io.cmtstream.model.ProtoBytes.field;
+import static io.cmtstream.model.ProtoBytes.varintField;
 
 /**
  * The ONNX initializers read from hand-made protobuf bytes: both ways float data is stored, ONNX's unpacked dims,
@@ -119,42 +123,5 @@ class OnnxInitializersTest {
             out.putFloat(v);
         }
         return out.array();
-    }
-
-    private static byte[] bytes(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
-    }
-
-    /** A length-delimited field. */
-    private static byte[] field(int number, byte[] payload) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        varint(out, (long) number << 3 | 2);
-        varint(out, payload.length);
-        out.writeBytes(payload);
-        return out.toByteArray();
-    }
-
-    private static byte[] varintField(int number, long value) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        varint(out, (long) number << 3);
-        varint(out, value);
-        return out.toByteArray();
-    }
-
-    private static void varint(ByteArrayOutputStream out, long value) {
-        long v = value;
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) (v & 0x7f) | 0x80);
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
-
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            out.writeBytes(part);
-        }
-        return out.toByteArray();
     }
 }

@@ -178,7 +178,8 @@ class Unpacked(nn.Module):
         parts: List[torch.Tensor] = []
         for m in self.smoothed:
             w, _ = m.linear._packed_params._weight_bias()
-            parts.append((w.dequantize() * m.inv).reshape(-1))
+            # packed weights stay on the CPU wherever the file is loaded; `inv` and `like` are on its device
+            parts.append((w.dequantize().to(like.device) * m.inv).reshape(-1))
         return torch.cat(parts).to(like.dtype)
 
 

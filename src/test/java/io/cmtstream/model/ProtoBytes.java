@@ -15,8 +15,8 @@ final class ProtoBytes {
     /** A length-delimited field. */
     static byte[] field(int number, byte[] payload) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        varint(out, (long) number << 3 | 2);
-        varint(out, payload.length);
+        ProtoWire.writeVarint(out, (long) number << 3 | 2);
+        ProtoWire.writeVarint(out, payload.length);
         out.writeBytes(payload);
         return out.toByteArray();
     }
@@ -24,8 +24,8 @@ final class ProtoBytes {
     /** A varint field. */
     static byte[] varintField(int number, long value) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        varint(out, (long) number << 3);
-        varint(out, value);
+        ProtoWire.writeVarint(out, (long) number << 3);
+        ProtoWire.writeVarint(out, value);
         return out.toByteArray();
     }
 
@@ -37,12 +37,4 @@ final class ProtoBytes {
         return out.toByteArray();
     }
 
-    private static void varint(ByteArrayOutputStream out, long value) {
-        long v = value;
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) (v & 0x7f) | 0x80);
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
 }

@@ -139,17 +139,9 @@ final class OnnxGraphOutputs {
     /** Tag and length of a length-delimited field. */
     private static byte[] header(int number, long length) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(12);
-        writeVarint(out, (long) number << 3 | ProtoWire.WIRE_LENGTH);
-        writeVarint(out, length);
+        ProtoWire.writeVarint(out, (long) number << 3 | ProtoWire.WIRE_LENGTH);
+        ProtoWire.writeVarint(out, length);
         return out.toByteArray();
     }
 
-    private static void writeVarint(ByteArrayOutputStream out, long value) {
-        long v = value;
-        while ((v & ~0x7fL) != 0) {
-            out.write((int) (v & 0x7f) | 0x80);
-            v >>>= 7;
-        }
-        out.write((int) v);
-    }
 }

@@ -1,5 +1,6 @@
 package io.cmtstream.model;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -122,5 +123,15 @@ final class ProtoWire {
             }
         }
         throw new IllegalArgumentException("malformed protobuf varint");
+    }
+
+    /** Appends {@code value} to {@code out} as a base-128 varint. */
+    static void writeVarint(ByteArrayOutputStream out, long value) {
+        long v = value;
+        while ((v & ~0x7fL) != 0) {
+            out.write((int) (v & 0x7f) | 0x80);
+            v >>>= 7;
+        }
+        out.write((int) v);
     }
 }

@@ -138,10 +138,6 @@ final class SpanReader implements AutoCloseable {
 
     /** The reader's start and end logits at each row's memory positions, in order. */
     List<Logits> logits(List<Row> rows) {
-        int[] lengths = new int[rows.size()];
-        for (int i = 0; i < lengths.length; i++) {
-            lengths[i] = (rows.get(i).question().length + rows.get(i).memory().length) / hidden;
-        }
         Logits[] out = new Logits[rows.size()];
         if (int8Method != null) {
             // one row per call: activations are quantised per call, so batch mates would move each other's logits
@@ -149,6 +145,10 @@ final class SpanReader implements AutoCloseable {
                 out[i] = call(new int[] {i}, rows).get(0);
             }
             return Arrays.asList(out);
+        }
+        int[] lengths = new int[rows.size()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = (rows.get(i).question().length + rows.get(i).memory().length) / hidden;
         }
         for (int[] group : LengthBuckets.of(lengths, MAX_PADDING_SHARE)) {
             // a group is ordered by length: cut it where its padded positions would pass the bound
